@@ -1,0 +1,125 @@
+/** `bullpen worker` and `bullpen dev`: run step workers (and, for dev, a first run). */
+import type { Command } from 'commander';
+import { POOLS, type Pool } from '../../common/names.js';
+import type { RunState } from '../../producer/state.js';
+import { startWorkerPool, type WorkerPool } from '../../workers/worker.js';
+import { openApp, UsageError, type App } from '../app.js';
+import { duration } from '../format.js';
+import { renderRun } from './runs.js';
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} ${v}: expected a whole number ≥ 1`);
+    return n;
+  };
+}
+
+function startPool(app: App, pool: Pool, o: { steps?: string[]; concurrency?: number; maxJobs?: number }): WorkerPool {
+  return startWorkerPool({
+    redisUrl: app.config.redisUrl,
+    connection: app.connection,
+    prefix: app.config.prefix,
+    registry: app.registry,
+    pool,
+    ...(o.steps ? { steps: o.steps } : {}),
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
+    ...(o.maxJobs ? { maxJobs: o.maxJobs } : {}),
+    lockDurationMs: app.config.lockDurationMs,
+    stalledIntervalMs: app.config.stalledIntervalMs,
+  });
+}
+
+/** Closes on SIGTERM/SIGINT (a second signal forces exit), or when `done` resolves. */
+async function runUntilStopped(app: App, pools: WorkerPool[], done?: Promise<unknown>): Promise<void> {
+  let stop: (sig: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => (stop = resolve));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.once(sig, () => process.exit(130));
+    stop(sig);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const why = await Promise.race([stopped, done?.then(() => 'done') ?? new Promise<string>(() => undefined)]);
+  console.log(`worker stopping (${why}): finishing active steps (grace ${app.config.shutdownGraceMs} ms)`);
+  await Promise.all(pools.map((p) => p.close(app.config.shutdownGraceMs)));
+  await app.close();
+  console.log('worker stopped');
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('process steps from the queues of one pool')
+    .option('--pool <pool>', 'cpu or gpu: a gpu worker takes only GPU steps, a cpu worker never does', 'cpu')
+    .option('--steps <types>', 'comma-separated step types to take (default: all registered)')
+    .option('--concurrency <n>', 'concurrent steps per step queue', positiveInt('--concurrency'), 4)
+    .option('--max-jobs <n>', 'exit after this many steps (for Kubernetes Jobs)', positiveInt('--max-jobs'))
+    .action(async (o: { pool: string; steps?: string; concurrency: number; maxJobs?: number }) => {
+      if (!POOLS.includes(o.pool as Pool)) throw new UsageError(`--pool ${o.pool}: expected cpu or gpu`);
+      const app = await openApp();
+      const steps = o.steps?.split(',').map((s) => s.trim()).filter(Boolean);
+      const unknown = (steps ?? []).filter((s) => !app.registry.get(s));
+      if (unknown.length) {
+        await app.close();
+        throw new UsageError(`--steps: unknown step types ${unknown.join(', ')} (known: ${app.registry.names().join(', ')})`);
+      }
+      const pool = startPool(app, o.pool as Pool, { ...(steps ? { steps } : {}), concurrency: o.concurrency, ...(o.maxJobs ? { maxJobs: o.maxJobs } : {}) });
+      await pool.ready();
+      console.log(`worker ready: pool ${o.pool}, pid ${process.pid}, queues ${pool.queues.join(', ')}`);
+      await runUntilStopped(app, [pool], o.maxJobs ? pool.exhausted : undefined);
+    });
+
+  program
+    .command('dev')
+    .description('everything in one process for local use: workers for both pools, and a first run')
+    .option('--pipeline <id>', 'pipeline to run at start', 'hello')
+    .option('--no-run', 'start the workers only')
+    .option('--once', 'exit when the first run ends (exit 1 if it failed)')
+    .action(async (o: { pipeline: string; run: boolean; once?: boolean }) => {
+      const app = await openApp();
+      const pools = POOLS.map((p) => startPool(app, p, {}));
+      await Promise.all(pools.map((p) => p.ready()));
+      console.log(`bullpen dev: workers ready (cpu and gpu pools), Redis ${app.config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}, prefix ${app.config.prefix}`);
+      console.log(`pipelines: ${app.pipelines.map((p) => p.id).join(', ')}`);
+      let first: Promise<RunState> | undefined;
+      if (o.run) {
+        const { runId } = await app.runs.start(o.pipeline, { trigger: 'dev' });
+        console.log(`started run ${runId}`);
+        first = follow(app, runId);
+        first.then(
+          (r) => console.log(`${renderRun(r)}\n\nrun again: npx bullpen run ${o.pipeline} --wait   inspect: npx bullpen runs show ${runId}`),
+          (err: Error) => console.error(err.message),
+        );
+      }
+      if (o.once && first) {
+        const r = await first.catch(() => undefined);
+        if (r?.status !== 'succeeded') process.exitCode = 1;
+      }
+      if (!o.once) console.log('Ctrl-C to stop');
+      await runUntilStopped(app, pools, o.once ? Promise.resolve() : undefined);
+    });
+}
+
+/** Prints each step's state changes as the run goes (a display: polls), until it ends. */
+async function follow(app: App, runId: string): Promise<RunState> {
+  const final = app.watcher().wait(runId, 3_600_000);
+  const seen = new Map<string, string>();
+  let finished = false;
+  void final.finally(() => (finished = true)).catch(() => undefined);
+  const print = async (): Promise<void> => {
+    const run = await app.reader.get(runId);
+    for (const s of run?.steps ?? []) {
+      if (seen.get(s.id) === s.status) continue;
+      seen.set(s.id, s.status);
+      const t = s.durationMs !== undefined ? ` (${duration(s.durationMs)})` : '';
+      console.log(`  ${new Date().toISOString().slice(11, 23)}  ${s.id.padEnd(16)} ${s.status}${t}`);
+    }
+  };
+  while (!finished) {
+    await print();
+    await Promise.race([final.catch(() => undefined), new Promise((r) => setTimeout(r, 200))]);
+  }
+  await print();
+  return final;
+}

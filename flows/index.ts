@@ -1,0 +1,15 @@
+/** Public API for pipeline authors: `import { definePipeline, step, task, shell } from 'bullpen'`. */
+export { definePipeline, defineStepType, step, stepOf, task, isPipeline, stepTypeName } from './define.js';
+export type { DepsOf, OutputOf, PipelineSpec, StepInput, StepSpec } from './define.js';
+export { shell, taskType, BUILTIN_STEP_TYPES } from './builtin.js';
+export type { ShellOutput } from './builtin.js';
+export { PipelineDefinitionError, RunRequestError, formatProblem } from './errors.js';
+export { validatePipelines, assertValid, catalogOf, inputIssues } from './validate.js';
+export type { StepTypeCatalog } from './validate.js';
+export { compileRun, poolOf } from './compile.js';
+export type { RunPlan, PlanStep, PlanGate, PlanNode } from './compile.js';
+export { loadPipelines } from './load.js';
+export { resolveParams } from './params.js';
+export { runIdFor, keyForTime, manualKey, pipelineOfRun, stepJobId, gateJobId } from './ids.js';
+export { cronError, isValidTimeZone, nextTicks } from './schedule.js';
+export type * from './types.js';

@@ -1,0 +1,106 @@
+/**
+ * The processor of step jobs: checks the run is still live, reads dependency
+ * outputs, validates the input, runs the handler under an AbortSignal (timeout,
+ * shutdown, lost lock), and maps failures onto BullMQ's retry semantics.
+ */
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { SKIPPED_PREFIX, type StepJobData } from '../common/jobs.js';
+import { RUNS_QUEUE } from '../common/names.js';
+import { inputIssues } from '../flows/index.js';
+import { LockLostError, ShutdownError, StepError, StepTimeoutError } from './errors.js';
+import type { StepContext, StepRegistry } from './registry.js';
+
+export interface ActiveStep {
+  job: Job<StepJobData>;
+  controller: AbortController;
+}
+
+export interface StepProcessorEnv {
+  connection: Redis;
+  prefix: string;
+  registry: StepRegistry;
+  /** Steps running in this process, by job id (for shutdown and lost locks). */
+  active: Map<string, ActiveStep>;
+  /** Called as a step starts; returning false hands the job back (e.g. past --max-jobs). */
+  admit?: () => boolean;
+}
+
+function abortPromise(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason as Error);
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}
+
+/** Outputs of the dependencies, by step id, from the job's processed children. */
+async function readDeps(job: Job<StepJobData>): Promise<Record<string, unknown>> {
+  if (Object.keys(job.data.deps).length === 0) return {};
+  const values = await job.getChildrenValues();
+  const deps: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const stepId = job.data.deps[key.slice(key.lastIndexOf(':') + 1)];
+    if (stepId !== undefined) deps[stepId] = value;
+  }
+  return deps;
+}
+
+export function stepProcessor(env: StepProcessorEnv) {
+  const failedRuns = `${env.prefix}:${RUNS_QUEUE}:failed`;
+  return async (job: Job<StepJobData>, token?: string): Promise<unknown> => {
+    const data = job.data;
+    if (env.admit && !env.admit()) {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const registered = env.registry.get(data.type);
+    if (!registered) throw new UnrecoverableError(`no handler for step type "${data.type}" in this worker`);
+    const [runFailed, deps] = await Promise.all([env.connection.zscore(failedRuns, data.runId), readDeps(job)]);
+    if (runFailed !== null) throw new UnrecoverableError(`${SKIPPED_PREFIX}run ${data.runId} already failed`);
+    const issues = inputIssues(registered.type, data.input);
+    if (issues.length) {
+      throw new UnrecoverableError(`invalid input for step type ${data.type}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    }
+
+    const controller = new AbortController();
+    env.active.set(job.id!, { job, controller });
+    const timer =
+      data.timeoutMs !== undefined
+        ? setTimeout(() => controller.abort(new StepTimeoutError(data.timeoutMs!)), data.timeoutMs)
+        : undefined;
+    let logs: Promise<unknown> = Promise.resolve();
+    const ctx: StepContext = {
+      input: registered.type.input.parse(data.input),
+      deps,
+      runId: data.runId,
+      pipeline: data.pipeline,
+      stepId: data.stepId,
+      params: data.params,
+      logicalTime: data.logicalTime,
+      attempt: job.attemptsMade + 1,
+      signal: controller.signal,
+      log: (message) => {
+        logs = logs.then(() => job.log(message)).catch(() => undefined);
+      },
+      progress: (value) => job.updateProgress(value),
+    };
+    try {
+      const output = await Promise.race([registered.handler(ctx), abortPromise(controller.signal)]);
+      await logs;
+      return output ?? null;
+    } catch (err) {
+      await logs;
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
+      if (reason instanceof ShutdownError) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      if (reason instanceof LockLostError || reason instanceof StepTimeoutError) throw reason;
+      if (reason instanceof StepError && !reason.retryable) throw new UnrecoverableError(reason.message);
+      throw reason instanceof Error ? reason : new Error(String(reason));
+    } finally {
+      clearTimeout(timer);
+      env.active.delete(job.id!);
+    }
+  };
+}
