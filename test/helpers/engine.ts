@@ -1,0 +1,101 @@
+/**
+ * An in-process Bullpen on the test Redis, under a unique key prefix that is
+ * deleted afterwards: the producer objects plus worker pools.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Pool } from '../../common/names.js';
+import { connect, ownedConnection } from '../../common/redis.js';
+import { catalogOf, validatePipelines, type PipelineDefinition } from '../../flows/index.js';
+import { RunCreator } from '../../producer/runs.js';
+import { RunReader, type RunState } from '../../producer/state.js';
+import { RunWatcher } from '../../producer/watch.js';
+import { builtinRegistry } from '../../workers/builtin.js';
+import type { StepRegistry } from '../../workers/registry.js';
+import { startWorkerPool, type WorkerPoolOptions, type WorkerPool } from '../../workers/worker.js';
+
+export function testRedisUrl(): string {
+  return process.env.BULLPEN_TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+export function uniquePrefix(label: string): string {
+  return `{bp-test-${label}-${randomBytes(4).toString('hex')}}`;
+}
+
+/** Deletes every key under a prefix. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+export interface TestEngine {
+  url: string;
+  prefix: string;
+  connection: Redis;
+  registry: StepRegistry;
+  runs: RunCreator;
+  reader: RunReader;
+  watcher: RunWatcher;
+  /** Starts a worker pool in this process (closed by `close`). */
+  worker(opts?: Partial<WorkerPoolOptions> & { pool?: Pool }): Promise<WorkerPool>;
+  /** Starts a run and waits for its end. */
+  runToEnd(pipeline: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<RunState>;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  label: string;
+  pipelines: PipelineDefinition[];
+  registry?: StepRegistry;
+  keepRuns?: number;
+  runMaxAgeDays?: number;
+}
+
+export async function createEngine(opts: EngineOptions): Promise<TestEngine> {
+  const url = testRedisUrl();
+  const prefix = uniquePrefix(opts.label);
+  const connection = connect(url);
+  const registry = opts.registry ?? builtinRegistry(opts.pipelines);
+  const problems = validatePipelines(opts.pipelines, registry.catalog());
+  if (problems.length) throw new Error(`test pipelines invalid: ${JSON.stringify(problems)}`);
+  const runs = new RunCreator({
+    connection,
+    prefix,
+    pipelines: opts.pipelines,
+    catalog: registry.catalog().size ? registry.catalog() : catalogOf(opts.pipelines),
+    keepRuns: opts.keepRuns ?? 100,
+    runMaxAgeDays: opts.runMaxAgeDays ?? 30,
+  });
+  const reader = new RunReader(connection, prefix);
+  const watcher = new RunWatcher(ownedConnection(url), prefix, reader);
+  const pools: WorkerPool[] = [];
+  return {
+    url,
+    prefix,
+    connection,
+    registry,
+    runs,
+    reader,
+    watcher,
+    async worker(w = {}) {
+      const pool = startWorkerPool({ redisUrl: url, connection, prefix, registry, stalledIntervalMs: 5000, ...w });
+      pools.push(pool);
+      await pool.ready();
+      return pool;
+    },
+    async runToEnd(pipeline, params = {}, timeoutMs = 30_000) {
+      const { runId } = await runs.start(pipeline, { params });
+      return watcher.wait(runId, timeoutMs);
+    },
+    async close() {
+      await Promise.all(pools.map((p) => p.close(0)));
+      await Promise.all([runs.close(), reader.close(), watcher.close()]);
+      await deletePrefix(connection, prefix);
+      await connection.quit();
+    },
+  };
+}
