@@ -13,7 +13,7 @@ import { stepTypeName } from './define.js';
 import { RunRequestError } from './errors.js';
 import { gateJobId, stepJobId } from './ids.js';
 import { inputIssues, type StepTypeCatalog } from './validate.js';
-import type { ParamValues, PipelineDefinition, Pool, RunInfo, StepOptions } from './types.js';
+import type { PipelineDefinition, Pool, RunInfo, StepOptions } from './types.js';
 
 export interface PlanStep {
   kind: 'step';
