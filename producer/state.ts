@@ -1,7 +1,7 @@
 /** Reading a run and its steps back from Redis (for `runs show`, `run --wait`, views). */
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { SKIPPED_PREFIX, type RunJobData } from '../common/jobs.js';
+import { SKIPPED_PREFIX, type RunJobData, type StepJobData } from '../common/jobs.js';
 import { RUNS_QUEUE, runIndexKey } from '../common/names.js';
 
 export type StepStatus = 'pending' | 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'missing';
@@ -87,13 +87,16 @@ export class RunReader {
     const job = await Job.fromId(this.queue(s.queue), s.jobId);
     if (!job) return { ...base, status: 'missing', attempts: 0 };
     const state = await job.getState();
+    // BullMQ fails a parent whose child failed (failParentOnFailure) with "child <key> failed"
+    const childKey = /^child (.+) failed$/.exec(job.failedReason ?? '')?.[1];
+    const upstream = childKey === undefined ? undefined : ((job.data as StepJobData).deps?.[childKey.slice(childKey.lastIndexOf(':') + 1)] ?? childKey);
     let status: StepStatus;
     switch (state) {
       case 'completed':
         status = 'succeeded';
         break;
       case 'failed':
-        status = job.failedReason?.startsWith(SKIPPED_PREFIX) ? 'skipped' : 'failed';
+        status = upstream !== undefined || job.failedReason?.startsWith(SKIPPED_PREFIX) ? 'skipped' : 'failed';
         break;
       case 'active':
         status = 'running';
@@ -111,12 +114,16 @@ export class RunReader {
     return {
       ...base,
       status,
-      attempts: job.attemptsMade,
+      attempts: upstream !== undefined ? 0 : job.attemptsMade,
       ...(job.processedOn ? { startedAt: job.processedOn } : {}),
       ...(finished && job.finishedOn ? { finishedAt: job.finishedOn } : {}),
       ...(finished && job.finishedOn && job.processedOn ? { durationMs: job.finishedOn - job.processedOn } : {}),
       ...(status === 'succeeded' ? { output: job.returnvalue } : {}),
-      ...(job.failedReason && status !== 'succeeded' ? { error: job.failedReason } : {}),
+      ...(upstream !== undefined
+        ? { error: `dependency ${upstream} failed` }
+        : job.failedReason && status !== 'succeeded'
+          ? { error: job.failedReason }
+          : {}),
     };
   }
 
