@@ -3,6 +3,7 @@
  * deleted afterwards: the producer objects plus worker pools.
  */
 import { randomBytes } from 'node:crypto';
+import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from '../../common/names.js';
 import { connect, ownedConnection } from '../../common/redis.js';
@@ -42,6 +43,8 @@ export interface TestEngine {
   watcher: RunWatcher;
   /** Starts a worker pool in this process (closed by `close`). */
   worker(opts?: Partial<WorkerPoolOptions> & { pool?: Pool }): Promise<WorkerPool>;
+  /** Resolves when a step's job has finished (completed or failed), with its state. */
+  stepFinished(runId: string, stepId: string, queue?: string): Promise<void>;
   /** Starts a run and waits for its end. */
   runToEnd(pipeline: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<RunState>;
   close(): Promise<void>;
@@ -86,6 +89,18 @@ export async function createEngine(opts: EngineOptions): Promise<TestEngine> {
       pools.push(pool);
       await pool.ready();
       return pool;
+    },
+    async stepFinished(runId, stepId, queue) {
+      const q = queue ?? (await reader.get(runId))?.steps.find((s) => s.id === stepId)?.queue;
+      if (!q) throw new Error(`no step ${stepId} in run ${runId}`);
+      const events = new QueueEvents(q, { connection: ownedConnection(url), prefix });
+      try {
+        await events.waitUntilReady();
+        const job = await Job.fromId(new Queue(q, { connection, prefix }), `${runId}.${stepId}`);
+        await job!.waitUntilFinished(events, 30_000).catch(() => undefined);
+      } finally {
+        await events.close();
+      }
     },
     async runToEnd(pipeline, params = {}, timeoutMs = 30_000) {
       const { runId } = await runs.start(pipeline, { params });
