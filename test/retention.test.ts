@@ -1,0 +1,59 @@
+/**
+ * Retention: finished runs beyond a pipeline's `keepRuns` are removed with
+ * every job of theirs, so Redis memory stays bounded; unfinished runs stay.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { definePipeline, task } from '../flows/index.js';
+import { createEngine, type TestEngine } from './helpers/engine.js';
+
+const a = task('a', { run: () => 'a' });
+const b = task('b', { run: () => 'b' });
+const c = task('c', { dependsOn: [a, b], run: () => 'c' });
+const kept = definePipeline({ id: 'kept', retention: { keepRuns: 3 }, steps: [a, b, c] });
+
+let engine: TestEngine;
+beforeAll(async () => {
+  engine = await createEngine({ label: 'retain', pipelines: [kept] });
+});
+afterAll(() => engine.close());
+
+async function keysOf(runId: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await engine.connection.scan(cursor, 'MATCH', `${engine.prefix}:*${runId}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+describe('retention', () => {
+  it('keeps the newest keepRuns finished runs and removes older ones with all their jobs', async () => {
+    await engine.worker();
+    const finished: string[] = [];
+    for (let i = 0; i < 3; i++) finished.push((await engine.runToEnd('kept')).runId);
+    expect((await keysOf(finished[0]!)).length).toBeGreaterThan(3); // root, steps, gate, logs
+    // each new run's creation trims the oldest finished one: 3 kept
+    for (let i = 0; i < 2; i++) finished.push((await engine.runToEnd('kept')).runId);
+    expect(await engine.reader.list('kept')).toEqual([finished[4], finished[3], finished[2]]);
+    for (const old of finished.slice(0, 2)) {
+      expect(await engine.reader.get(old)).toBeUndefined();
+      expect(await keysOf(old), `keys left of ${old}`).toEqual([]);
+    }
+    expect((await engine.reader.get(finished[2]!))?.status).toBe('succeeded');
+  });
+
+  it('never removes an unfinished run', async () => {
+    const e = await createEngine({ label: 'retain2', pipelines: [kept] });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await e.runs.start('kept')).runId);
+      // no worker: all five are queued, so none is trimmed
+      expect(await e.reader.list('kept')).toHaveLength(5);
+      for (const id of ids) expect((await e.reader.get(id))?.status).toBe('queued');
+    } finally {
+      await e.close();
+    }
+  });
+});
