@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type {
+  AlertOptions,
   InputOf,
   ParamSpec,
   PipelineDefinition,
@@ -111,6 +112,8 @@ export interface PipelineSpec {
   params?: Record<string, ParamSpec>;
   schedule?: Schedule;
   retention?: RetentionOptions;
+  /** Slack channel, PagerDuty severity, deadline and expected interval of this pipeline's alerts. */
+  alerts?: AlertOptions;
   steps: readonly StepDefinition[];
 }
 
@@ -123,6 +126,7 @@ export function definePipeline(spec: PipelineSpec): PipelineDefinition {
     params: spec.params ?? {},
     ...(spec.schedule ? { schedule: spec.schedule } : {}),
     retention: spec.retention ?? {},
+    ...(spec.alerts ? { alerts: spec.alerts } : {}),
     steps: spec.steps,
   };
 }

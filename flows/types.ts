@@ -103,6 +103,22 @@ export interface RetentionOptions {
   maxAgeDays?: number;
 }
 
+export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
+
+/** Where and how a pipeline's alerts go (see monitoring/). Every field is optional. */
+export interface AlertOptions {
+  /** Slack channel for this pipeline's alerts. @defaultValue the configured default channel */
+  slackChannel?: string;
+  /** PagerDuty severity of this pipeline's incidents. @defaultValue the configured default ('error') */
+  severity?: AlertSeverity;
+  /** Local time (`HH:MM`) a run must have finished by, on its run day (the first such time at or after its logical time). */
+  deadline?: string;
+  /** IANA time zone of `deadline`. @defaultValue the schedule's tz, else UTC */
+  tz?: string;
+  /** Longest expected gap between successful runs, for the "no recent success" alert. @defaultValue twice the schedule's period; none if unscheduled */
+  expectedIntervalMs?: number;
+}
+
 export interface PipelineDefinition {
   readonly kind: 'bullpen.pipeline';
   readonly id: string;
@@ -111,6 +127,7 @@ export interface PipelineDefinition {
   readonly params: Readonly<Record<string, ParamSpec>>;
   readonly schedule?: Schedule;
   readonly retention: RetentionOptions;
+  readonly alerts?: AlertOptions;
   readonly steps: readonly StepDefinition[];
   /** File the definition was loaded from, when loaded from a folder. */
   source?: string;

@@ -84,6 +84,7 @@ export function validatePipeline(p: PipelineDefinition, catalog: StepTypeCatalog
       at(`unknown time zone ${JSON.stringify(p.schedule.tz)} (use an IANA name such as Europe/Berlin)`, undefined, 'schedule.tz');
     }
   }
+  if (p.alerts) validateAlerts(p.alerts, at);
   const steps = p.steps ?? [];
   if (steps.length === 0) at('has no steps');
   const ids = new Set<string>();
@@ -122,6 +123,26 @@ function validateOptions(s: StepDefinition, at: At): void {
   if (o.backoff !== undefined) {
     if (!['fixed', 'exponential'].includes(o.backoff.type)) at(`backoff.type must be fixed or exponential`, s.id, 'backoff.type');
     if (!(Number.isFinite(o.backoff.delayMs) && o.backoff.delayMs >= 0)) at(`backoff.delayMs must be ≥ 0`, s.id, 'backoff.delayMs');
+  }
+}
+
+const SEVERITIES = ['critical', 'error', 'warning', 'info'];
+
+function validateAlerts(a: NonNullable<PipelineDefinition['alerts']>, at: At): void {
+  if (a.slackChannel !== undefined && !(typeof a.slackChannel === 'string' && a.slackChannel.trim() !== '')) {
+    at('slackChannel must be a non-empty string', undefined, 'alerts.slackChannel');
+  }
+  if (a.severity !== undefined && !SEVERITIES.includes(a.severity)) {
+    at(`severity must be one of ${SEVERITIES.join(', ')}, got ${JSON.stringify(a.severity)}`, undefined, 'alerts.severity');
+  }
+  if (a.deadline !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(a.deadline)) {
+    at(`deadline must be a time HH:MM (00:00 to 23:59), got ${JSON.stringify(a.deadline)}`, undefined, 'alerts.deadline');
+  }
+  if (a.tz !== undefined && !isValidTimeZone(a.tz)) {
+    at(`unknown time zone ${JSON.stringify(a.tz)} (use an IANA name such as Europe/Berlin)`, undefined, 'alerts.tz');
+  }
+  if (a.expectedIntervalMs !== undefined && !(Number.isFinite(a.expectedIntervalMs) && a.expectedIntervalMs > 0)) {
+    at(`expectedIntervalMs must be > 0, got ${a.expectedIntervalMs}`, undefined, 'alerts.expectedIntervalMs');
   }
 }
 
