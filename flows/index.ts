@@ -13,3 +13,30 @@ export { resolveParams } from './params.js';
 export { runIdFor, keyForTime, manualKey, pipelineOfRun, stepJobId, gateJobId } from './ids.js';
 export { cronError, isValidTimeZone, nextTicks } from './schedule.js';
 export type * from './types.js';
+export {
+  fileRef,
+  warehouseExtract,
+  warehouseLoad,
+  warehouseQuery,
+  warehouseWrite,
+  transform,
+  transformFn,
+  train,
+  registryPublish,
+  kvExport,
+  ML_STEP_TYPES,
+} from './ml-steps.js';
+export type {
+  FileRef,
+  FileFormat,
+  FilesOutput,
+  ExtractOutput,
+  LoadOutput,
+  QueryOutput,
+  WriteOutput,
+  WriteDisposition,
+  TrainOutput,
+  PublishOutput,
+  KvExportOutput,
+  TransformContext,
+} from './ml-steps.js';
