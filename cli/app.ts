@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../common/config.js';
 import { checkRedis, connect } from '../common/redis.js';
 import { PipelineDefinitionError, loadPipelines, validatePipelines, type PipelineDefinition } from '../flows/index.js';
+import { RunControl } from '../producer/control.js';
 import { RunCreator } from '../producer/runs.js';
 import { RunReader } from '../producer/state.js';
 import { RunWatcher } from '../producer/watch.js';
@@ -26,6 +27,7 @@ export interface App {
   connection: Redis;
   runs: RunCreator;
   reader: RunReader;
+  control: RunControl;
   watcher(): RunWatcher;
   close(): Promise<void>;
 }
@@ -63,6 +65,7 @@ export async function openApp(overrides: Partial<Config> = {}): Promise<App> {
     connection,
     runs,
     reader,
+    control: new RunControl(connection, config.prefix, runs, reader),
     watcher: () => (watcher ??= new RunWatcher(ownedConnection(config.redisUrl), config.prefix, reader)),
     close: async () => {
       await Promise.all([runs.close(), reader.close(), watcher?.close()]);

@@ -5,6 +5,7 @@ import { RedisUnavailableError } from '../common/redis.js';
 import { PipelineDefinitionError, RunRequestError } from '../flows/index.js';
 import { UsageError } from './app.js';
 import { registerRuns } from './commands/runs.js';
+import { registerSchedule } from './commands/schedule.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWorker } from './commands/worker.js';
 
@@ -15,6 +16,7 @@ const program = new Command('bullpen')
   .showHelpAfterError();
 registerValidate(program);
 registerRuns(program);
+registerSchedule(program);
 registerWorker(program);
 
 try {

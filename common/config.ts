@@ -23,6 +23,22 @@ const schema = z.object({
   lockDurationMs: int(1000),
   /** Stalled-job check interval: how soon a dead worker's job is retried. @defaultValue 30000 */
   stalledIntervalMs: int(1000),
+  /** Global concurrency per step type across all workers: `warehouse.load=2,train=1`. @defaultValue none */
+  stepConcurrency: z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? Object.fromEntries(
+            v
+              .split(',')
+              .filter((p) => p.trim())
+              .map((p) => {
+                const [k, n] = p.split('=');
+                return [k?.trim() ?? '', Number(n)];
+              }),
+          )
+        : v,
+    z.record(z.string().min(1), z.number().int().min(1, 'each limit must be a whole number ≥ 1 (type=n,…)')),
+  ),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -37,6 +53,7 @@ const ENV: Record<keyof Config, readonly string[]> = {
   shutdownGraceMs: ['BULLPEN_SHUTDOWN_GRACE_MS'],
   lockDurationMs: ['BULLPEN_LOCK_DURATION_MS'],
   stalledIntervalMs: ['BULLPEN_STALLED_INTERVAL_MS'],
+  stepConcurrency: ['BULLPEN_STEP_CONCURRENCY'],
 };
 
 export const DEFAULTS: Config = {
@@ -48,6 +65,7 @@ export const DEFAULTS: Config = {
   shutdownGraceMs: 30_000,
   lockDurationMs: 30_000,
   stalledIntervalMs: 30_000,
+  stepConcurrency: {},
 };
 
 export class ConfigError extends Error {

@@ -7,7 +7,12 @@
  * child) by the first of them; every other dependent gets a small *gate* child
  * that completes with the shared step's output once that step completes. So
  * a step starts exactly when its own dependencies are done, and reads their
- * outputs with `getChildrenValues()`. Pure: no I/O.
+ * outputs with `getChildrenValues()`.
+ *
+ * A run that must wait for a slot (maxActiveRuns) gets an *admit* job under its
+ * first step without dependencies (gates under the others), held delayed until
+ * the run is admitted. A retried run reuses the outputs of steps that completed
+ * before: its dependents get *const* children carrying those outputs. Pure: no I/O.
  */
 import { stepTypeName } from './define.js';
 import { RunRequestError } from './errors.js';
@@ -38,13 +43,52 @@ export interface PlanGate {
   target: { stepId: string; jobId: string; type: string; pool: Pool };
 }
 
-export type PlanNode = PlanStep | PlanGate;
+/** A step reused from an earlier attempt: completes at once with its output. */
+export interface PlanConst {
+  kind: 'const';
+  jobId: string;
+  stepId: string;
+  value: unknown;
+}
+
+/** The run's admission ticket, held until the run gets a slot. */
+export interface PlanAdmit {
+  kind: 'admit';
+  jobId: string;
+  /** Gate job ids (under other first steps) to promote on admission. */
+  gates: string[];
+}
+
+/** A gate on the admit job (for first steps other than the one owning it). */
+export interface PlanAdmitGate {
+  kind: 'admit-gate';
+  jobId: string;
+  admitJobId: string;
+}
+
+export type PlanNode = PlanStep | PlanGate | PlanConst | PlanAdmit | PlanAdmitGate;
 
 export interface RunPlan extends RunInfo {
+  /** Job id base: the run id, or `<runId>~<attempt>` for a retry. */
+  base: string;
   /** Roots of the tree under the run job. */
   sinks: PlanStep[];
-  /** Every step, in definition order. */
+  /** Every step that runs, in definition order. */
   steps: PlanStep[];
+  /** Steps reused from an earlier attempt, with their outputs. */
+  reused: Map<string, unknown>;
+  admit?: PlanAdmit;
+}
+
+export type RunRequestInfo = Omit<RunInfo, 'dataInterval'> & { dataInterval?: RunInfo['dataInterval'] };
+
+export interface CompileOptions {
+  /** Job id base. @defaultValue the run id */
+  base?: string;
+  /** Outputs of steps completed in an earlier attempt: not run again. */
+  reuse?: ReadonlyMap<string, unknown>;
+  /** Hold the run behind an admit job (it is waiting for a slot). */
+  admit?: boolean;
 }
 
 export function poolOf(options: StepOptions, typePool: Pool): Pool {
@@ -52,13 +96,22 @@ export function poolOf(options: StepOptions, typePool: Pool): Pool {
 }
 
 /** Builds the plan; throws RunRequestError if a step's resolved input fails its schema. */
-export function compileRun(pipeline: PipelineDefinition, run: RunInfo, catalog: StepTypeCatalog): RunPlan {
-  const dependents = new Map<string, string[]>(pipeline.steps.map((s) => [s.id, []]));
-  for (const s of pipeline.steps) for (const d of s.dependsOn) dependents.get(d)?.push(s.id);
+export function compileRun(
+  pipeline: PipelineDefinition,
+  request: RunRequestInfo,
+  catalog: StepTypeCatalog,
+  opts: CompileOptions = {},
+): RunPlan {
+  const run: RunInfo = { ...request, dataInterval: request.dataInterval ?? { start: request.logicalTime, end: request.logicalTime } };
+  const base = opts.base ?? run.runId;
+  const reuse = opts.reuse ?? new Map<string, unknown>();
+  const live = pipeline.steps.filter((s) => !reuse.has(s.id));
+  const dependents = new Map<string, string[]>(live.map((s) => [s.id, []]));
+  for (const s of live) for (const d of s.dependsOn) dependents.get(d)?.push(s.id);
 
   const problems: string[] = [];
   const nodes = new Map<string, PlanStep>();
-  for (const s of pipeline.steps) {
+  for (const s of live) {
     const typeName = stepTypeName(s.type);
     const type = catalog.get(typeName);
     if (!type) throw new RunRequestError(`pipeline ${pipeline.id}, step ${s.id}: unknown step type "${typeName}"`);
@@ -71,7 +124,7 @@ export function compileRun(pipeline: PipelineDefinition, run: RunInfo, catalog: 
       stepId: s.id,
       type: typeName,
       pool: poolOf(s.options, type.pool),
-      jobId: stepJobId(run.runId, s.id),
+      jobId: stepJobId(base, s.id),
       input: parsed,
       options: s.options,
       depJobs: {},
@@ -81,16 +134,22 @@ export function compileRun(pipeline: PipelineDefinition, run: RunInfo, catalog: 
   }
   if (problems.length) throw new RunRequestError(`pipeline ${pipeline.id}: ${problems.join('; ')}`);
 
-  for (const s of pipeline.steps) {
+  for (const s of live) {
     const node = nodes.get(s.id)!;
     for (const dep of s.dependsOn) {
+      if (reuse.has(dep)) {
+        const jobId = gateJobId(base, dep, s.id);
+        node.children.push({ kind: 'const', jobId, stepId: dep, value: reuse.get(dep) });
+        node.depJobs[jobId] = dep;
+        continue;
+      }
       const target = nodes.get(dep)!;
       const owner = dependents.get(dep)![0];
       if (owner === s.id) {
         node.children.push(target);
         node.depJobs[target.jobId] = dep;
       } else {
-        const jobId = gateJobId(run.runId, dep, s.id);
+        const jobId = gateJobId(base, dep, s.id);
         node.children.push({
           kind: 'gate',
           jobId,
@@ -102,5 +161,18 @@ export function compileRun(pipeline: PipelineDefinition, run: RunInfo, catalog: 
     }
   }
   const steps = [...nodes.values()];
-  return { ...run, steps, sinks: steps.filter((n) => dependents.get(n.stepId)!.length === 0) };
+  let admit: PlanAdmit | undefined;
+  if (opts.admit) {
+    admit = { kind: 'admit', jobId: `${base}.admit`, gates: [] };
+    steps
+      .filter((n) => n.children.length === 0)
+      .forEach((first, i) => {
+        if (i === 0) return first.children.push(admit!);
+        const jobId = `${base}.admit>${first.stepId}`;
+        admit!.gates.push(jobId);
+        first.children.push({ kind: 'admit-gate', jobId, admitJobId: admit!.jobId });
+      });
+  }
+  const sinks = steps.filter((n) => dependents.get(n.stepId)!.length === 0);
+  return { ...run, base, steps, sinks, reused: new Map(reuse), ...(admit ? { admit } : {}) };
 }

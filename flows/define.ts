@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type {
   AlertOptions,
+  CatchupPolicy,
   InputOf,
   ParamSpec,
   PipelineDefinition,
@@ -114,6 +115,10 @@ export interface PipelineSpec {
   retention?: RetentionOptions;
   /** Slack channel, PagerDuty severity, deadline and expected interval of this pipeline's alerts. */
   alerts?: AlertOptions;
+  /** Missed ticks: `latest` (default: one run for the most recent), `all` (one per tick, oldest first), `none`. */
+  catchup?: CatchupPolicy;
+  /** Runs active at once; extra runs wait in logical-time order. @defaultValue 1 */
+  maxActiveRuns?: number;
   steps: readonly StepDefinition[];
 }
 
@@ -127,6 +132,8 @@ export function definePipeline(spec: PipelineSpec): PipelineDefinition {
     ...(spec.schedule ? { schedule: spec.schedule } : {}),
     retention: spec.retention ?? {},
     ...(spec.alerts ? { alerts: spec.alerts } : {}),
+    catchup: spec.catchup ?? 'latest',
+    maxActiveRuns: spec.maxActiveRuns ?? 1,
     steps: spec.steps,
   };
 }

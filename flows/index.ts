@@ -7,11 +7,11 @@ export { PipelineDefinitionError, RunRequestError, formatProblem } from './error
 export { validatePipelines, assertValid, catalogOf, inputIssues } from './validate.js';
 export type { StepTypeCatalog } from './validate.js';
 export { compileRun, poolOf } from './compile.js';
-export type { RunPlan, PlanStep, PlanGate, PlanNode } from './compile.js';
+export type { CompileOptions, PlanAdmit, PlanAdmitGate, PlanConst, PlanGate, PlanNode, PlanStep, RunPlan, RunRequestInfo } from './compile.js';
 export { loadPipelines } from './load.js';
 export { resolveParams } from './params.js';
 export { runIdFor, keyForTime, manualKey, pipelineOfRun, stepJobId, gateJobId } from './ids.js';
-export { cronError, isValidTimeZone, nextTicks } from './schedule.js';
+export { cronError, isValidTimeZone, nextTicks, previousTick, ticksBetween } from './schedule.js';
 export type * from './types.js';
 export {
   fileRef,

@@ -23,6 +23,29 @@ export function cronError(cron: string): string | undefined {
   }
 }
 
+/**
+ * Ticks in `(after, until]`, oldest first, at most `limit`. Ticks are wall-clock
+ * times in the schedule's zone. At DST changes: a time that does not exist that
+ * day (spring forward, e.g. 02:30) fires at the same offset past the gap (03:30);
+ * a time that exists twice (fall back) fires once, at its first occurrence.
+ */
+export function ticksBetween(schedule: Schedule, after: Date, until: Date, limit = 10_000): Date[] {
+  const it = CronExpressionParser.parse(schedule.cron, { tz: schedule.tz ?? 'UTC', currentDate: after, endDate: until });
+  const out: Date[] = [];
+  while (out.length < limit && it.hasNext()) {
+    const t = it.next().toDate();
+    if (t.getTime() > until.getTime()) break;
+    out.push(t);
+  }
+  return out;
+}
+
+/** The last tick strictly before `time`, or undefined if the schedule has none. */
+export function previousTick(schedule: Schedule, time: Date): Date | undefined {
+  const it = CronExpressionParser.parse(schedule.cron, { tz: schedule.tz ?? 'UTC', currentDate: time });
+  return it.hasPrev() ? it.prev().toDate() : undefined;
+}
+
 /** The next `count` ticks after `from`. */
 export function nextTicks(schedule: Schedule, from: Date, count = 1): Date[] {
   const it = CronExpressionParser.parse(schedule.cron, { tz: schedule.tz ?? 'UTC', currentDate: from });

@@ -65,6 +65,11 @@ export interface RunInfo {
   readonly params: ParamValues;
   /** The time the run stands for (a schedule tick, a backfill date), ISO 8601. */
   readonly logicalTime: string;
+  /**
+   * The data interval the run covers: from the schedule's previous tick to the
+   * logical time (both ISO 8601). Unscheduled pipelines: start = end.
+   */
+  readonly dataInterval: { readonly start: string; readonly end: string };
 }
 
 /** A handle on a step, carrying its id and output type for typed dependencies. */
@@ -103,6 +108,9 @@ export interface RetentionOptions {
   maxAgeDays?: number;
 }
 
+/** What a scheduler does with ticks it missed (it was down, or the pipeline paused). */
+export type CatchupPolicy = 'latest' | 'all' | 'none';
+
 export type AlertSeverity = 'critical' | 'error' | 'warning' | 'info';
 
 /** Where and how a pipeline's alerts go (see monitoring/). Every field is optional. */
@@ -128,6 +136,10 @@ export interface PipelineDefinition {
   readonly schedule?: Schedule;
   readonly retention: RetentionOptions;
   readonly alerts?: AlertOptions;
+  /** Missed ticks: one run for the latest (default), one per tick, or none. */
+  readonly catchup: CatchupPolicy;
+  /** Runs of this pipeline active at once; more wait in logical-time order. @defaultValue 1 */
+  readonly maxActiveRuns: number;
   readonly steps: readonly StepDefinition[];
   /** File the definition was loaded from, when loaded from a folder. */
   source?: string;

@@ -84,6 +84,12 @@ export function validatePipeline(p: PipelineDefinition, catalog: StepTypeCatalog
       at(`unknown time zone ${JSON.stringify(p.schedule.tz)} (use an IANA name such as Europe/Berlin)`, undefined, 'schedule.tz');
     }
   }
+  if (!['latest', 'all', 'none'].includes(p.catchup)) {
+    at(`catchup must be latest, all or none, got ${JSON.stringify(p.catchup)}`, undefined, 'catchup');
+  }
+  if (!(Number.isInteger(p.maxActiveRuns) && p.maxActiveRuns >= 1)) {
+    at(`maxActiveRuns must be a whole number ≥ 1, got ${p.maxActiveRuns}`, undefined, 'maxActiveRuns');
+  }
   if (p.alerts) validateAlerts(p.alerts, at);
   const steps = p.steps ?? [];
   if (steps.length === 0) at('has no steps');
@@ -159,7 +165,8 @@ function validateInput(p: PipelineDefinition, s: StepDefinition, catalog: StepTy
     const defaults = Object.fromEntries(
       Object.entries(p.params ?? {}).flatMap(([k, v]) => (v.default !== undefined ? [[k, v.default]] : [])),
     ) as Record<string, ParamValue>;
-    const run: RunInfo = { runId: `${p.id}.validate`, pipeline: p.id, params: defaults, logicalTime: new Date(0).toISOString() };
+    const t = new Date(0).toISOString();
+    const run: RunInfo = { runId: `${p.id}.validate`, pipeline: p.id, params: defaults, logicalTime: t, dataInterval: { start: t, end: t } };
     try {
       input = (input as (r: RunInfo) => unknown)(run);
     } catch (err) {

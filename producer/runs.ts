@@ -1,20 +1,25 @@
 /**
- * Creating runs: validate the request, compile the plan, add it with one
- * FlowProducer.add (the run root and every step, atomically), index it, and
- * trim old runs of the pipeline so Redis stays bounded.
+ * Creating runs: validate the request, compile the plan, take a place in the
+ * pipeline's admission lane (maxActiveRuns), add the run with one
+ * FlowProducer.add (root and every step, atomically; held behind an admit job
+ * when it must wait), index it, and trim old runs so Redis stays bounded.
  */
 import { FlowProducer, Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Admission, CREATE_GRACE_MS } from '../common/admission.js';
 import type { RunJobData } from '../common/jobs.js';
-import { RUNS_QUEUE, jobKey, runIndexKey } from '../common/names.js';
+import { RUNS_QUEUE, jobKey, runIndexKey, runMetaKey } from '../common/names.js';
 import {
   RunRequestError,
   compileRun,
   keyForTime,
   manualKey,
+  previousTick,
   resolveParams,
   runIdFor,
+  type CompileOptions,
   type PipelineDefinition,
+  type RunInfo,
   type StepTypeCatalog,
 } from '../flows/index.js';
 import { flowTree } from './flow-tree.js';
@@ -28,12 +33,18 @@ export interface RunRequest {
   logicalTime?: Date;
   /** @defaultValue 'manual' */
   trigger?: string;
+  /** Admission lane and its limit. @defaultValue the pipeline id and its maxActiveRuns */
+  lane?: { id: string; limit: number };
+  /** Skip trimming old runs (a batch trims once at its end). */
+  skipTrim?: boolean;
 }
 
 export interface StartedRun {
   runId: string;
   /** False when a run with this key already existed (nothing was added). */
   created: boolean;
+  /** True when the run waits for a slot (maxActiveRuns). */
+  queued: boolean;
 }
 
 export interface RunsOptions {
@@ -49,15 +60,32 @@ export class UnknownPipelineError extends RunRequestError {
   override name = 'UnknownPipelineError';
 }
 
+/** A run to add: its info, the attempt, and what an earlier attempt left to reuse. */
+export interface AttemptSpec {
+  pipeline: PipelineDefinition;
+  run: RunInfo;
+  attempt: number;
+  trigger: string;
+  lane: { id: string; limit: number };
+  reuse?: Map<string, unknown>;
+  reusedJobs?: Map<string, { jobId: string; queue: string }>;
+}
+
 export class RunCreator {
   private readonly flows: FlowProducer;
   private readonly runsQueue: Queue;
   private readonly byId: Map<string, PipelineDefinition>;
+  readonly admission: Admission;
 
   constructor(private readonly opts: RunsOptions) {
     this.flows = new FlowProducer({ connection: opts.connection, prefix: opts.prefix });
     this.runsQueue = new Queue(RUNS_QUEUE, { connection: opts.connection, prefix: opts.prefix });
     this.byId = new Map(opts.pipelines.map((p) => [p.id, p]));
+    this.admission = new Admission(opts.connection, opts.prefix);
+  }
+
+  get pipelines(): PipelineDefinition[] {
+    return [...this.byId.values()];
   }
 
   pipeline(id: string): PipelineDefinition {
@@ -69,21 +97,68 @@ export class RunCreator {
     return p;
   }
 
-  async start(pipelineId: string, req: RunRequest = {}): Promise<StartedRun> {
-    const pipeline = this.pipeline(pipelineId);
+  /** The run info of a request: params resolved, run id derived, data interval from the schedule. */
+  describe(pipeline: PipelineDefinition, req: RunRequest): RunInfo {
     const params = resolveParams(pipeline.id, pipeline.params, req.params);
     const logicalTime = req.logicalTime ?? new Date();
     if (Number.isNaN(logicalTime.getTime())) throw new RunRequestError('invalid logical time');
     const key = req.key ?? (req.logicalTime ? keyForTime(logicalTime) : manualKey());
-    const runId = runIdFor(pipeline.id, key);
-    const plan = compileRun(pipeline, { runId, pipeline: pipeline.id, params, logicalTime: logicalTime.toISOString() }, this.opts.catalog);
+    const end = logicalTime.toISOString();
+    const start = pipeline.schedule ? (previousTick(pipeline.schedule, logicalTime)?.toISOString() ?? end) : end;
+    return { runId: runIdFor(pipeline.id, key), pipeline: pipeline.id, params, logicalTime: end, dataInterval: { start, end } };
+  }
+
+  async start(pipelineId: string, req: RunRequest = {}): Promise<StartedRun> {
+    const pipeline = this.pipeline(pipelineId);
+    const run = this.describe(pipeline, req);
+    compileRun(pipeline, run, this.opts.catalog); // every input checked before anything is written
+    const meta = runMetaKey(this.opts.prefix, run.runId);
+    const { connection } = this.opts;
+    const claimed = await connection.hsetnx(meta, 'root', run.runId);
+    if (!claimed && !(await this.abandoned(run.runId))) return { runId: run.runId, created: false, queued: false };
+    const lane = req.lane ?? { id: pipeline.id, limit: pipeline.maxActiveRuns };
+    const queued = await this.addAttempt({ pipeline, run, attempt: 1, trigger: req.trigger ?? 'manual', lane });
+    if (!req.skipTrim) await this.trim(pipeline);
+    return { runId: run.runId, created: true, queued };
+  }
+
+  /** A claimed run whose root was never added (its creator died): it may be created again. */
+  private async abandoned(runId: string): Promise<boolean> {
     const { connection, prefix } = this.opts;
-    if ((await connection.exists(jobKey(prefix, RUNS_QUEUE, runId))) === 1) return { runId, created: false };
+    const [root, created] = await connection.hmget(runMetaKey(prefix, runId), 'root', 'created');
+    if (!root || (await connection.exists(jobKey(prefix, RUNS_QUEUE, root)))) return false;
+    return Number(created ?? 0) + CREATE_GRACE_MS < Date.now();
+  }
+
+  /** Adds one attempt of a run; returns true when it waits for a slot. */
+  async addAttempt(spec: AttemptSpec): Promise<boolean> {
+    const { connection, prefix } = this.opts;
+    const { run, attempt, lane } = spec;
+    const base = attempt === 1 ? run.runId : `${run.runId}~${attempt}`;
+    const meta = runMetaKey(prefix, run.runId);
     const createdAt = Date.now();
-    await this.flows.add(flowTree(plan, req.trigger ?? 'manual', createdAt));
-    await connection.zadd(runIndexKey(prefix, pipeline.id), createdAt, runId);
-    await this.trim(pipeline);
-    return { runId, created: true };
+    await connection.hset(meta, { root: base, lane: lane.id, created: createdAt, attempt, pipeline: run.pipeline });
+    const admitted = await this.admission.reserve(lane.id, lane.limit, run.runId, Date.parse(run.logicalTime));
+    const active = admitted.includes(run.runId) || (await this.admission.isActive(lane.id, run.runId));
+    const compileOpts: CompileOptions = { base, ...(spec.reuse ? { reuse: spec.reuse } : {}), admit: !active };
+    const plan = compileRun(spec.pipeline, run, this.opts.catalog, compileOpts);
+    await (plan.admit ? connection.hset(meta, 'admit', plan.admit.jobId) : connection.hdel(meta, 'admit'));
+    await this.flows.add(
+      flowTree(plan, {
+        trigger: spec.trigger,
+        createdAt,
+        lane: lane.id,
+        attempt,
+        order: spec.pipeline.steps.map((s) => s.id),
+        ...(spec.reusedJobs ? { reusedJobs: spec.reusedJobs } : {}),
+      }),
+    );
+    await connection.zadd(runIndexKey(prefix, run.pipeline), createdAt, run.runId);
+    const others = admitted.filter((id) => id !== run.runId);
+    // admitted while its flow was being added: wake it now rather than at its re-check
+    if (!active && (await this.admission.isActive(lane.id, run.runId))) others.push(run.runId);
+    await this.admission.wake(others);
+    return !active;
   }
 
   /** Removes finished runs beyond the pipeline's retention (count and age), with all their jobs. */
@@ -98,23 +173,35 @@ export class RunCreator {
     ]);
     let removed = 0;
     for (const runId of new Set([...overflow, ...old])) {
-      const job = await Job.fromId<RunJobData>(this.runsQueue, runId);
-      if (job) {
-        const state = await job.getState();
-        if (state !== 'completed' && state !== 'failed') continue;
-        try {
-          await job.remove({ removeChildren: true });
-        } catch {
-          continue; // a step of a failed run still holds its lock: next trim takes it
-        }
+      if (await this.removeRun(runId)) {
+        await connection.zrem(index, runId);
+        removed++;
       }
-      await connection.zrem(index, runId);
-      removed++;
     }
     return removed;
   }
 
+  /** Removes every attempt of a finished run; false when it is not finished (kept). */
+  private async removeRun(runId: string): Promise<boolean> {
+    const meta = runMetaKey(this.opts.prefix, runId);
+    const attempts = Number((await this.opts.connection.hget(meta, 'attempt')) ?? 1);
+    const roots = Array.from({ length: attempts }, (_, i) => (i === 0 ? runId : `${runId}~${i + 1}`)).reverse();
+    for (const root of roots) {
+      const job = await Job.fromId<RunJobData>(this.runsQueue, root);
+      if (!job) continue;
+      const state = await job.getState();
+      if (state !== 'completed' && state !== 'failed') return false;
+      try {
+        await job.remove({ removeChildren: true });
+      } catch {
+        return false; // a step of a failed run still holds its lock: the next trim takes it
+      }
+    }
+    await this.opts.connection.del(meta);
+    return true;
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.flows.close(), this.runsQueue.close()]);
+    await Promise.all([this.flows.close(), this.runsQueue.close(), this.admission.close()]);
   }
 }

@@ -1,11 +1,21 @@
 /** Reading a run and its steps back from Redis (for `runs show`, `run --wait`, views). */
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { SKIPPED_PREFIX, type RunJobData, type StepJobData } from '../common/jobs.js';
-import { RUNS_QUEUE, runIndexKey } from '../common/names.js';
+import { CANCELLED_REASON, SKIPPED_PREFIX, type RunJobData, type StepJobData } from '../common/jobs.js';
+import { RUNS_QUEUE, laneKeys, runIndexKey, runMetaKey } from '../common/names.js';
 
-export type StepStatus = 'pending' | 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'missing';
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+export type StepStatus =
+  | 'pending'
+  | 'queued'
+  | 'running'
+  | 'retrying'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled'
+  | 'missing';
+/** `waiting`: held for a slot (maxActiveRuns); `cancelling`: cancelled, steps still winding down. */
+export type RunStatus = 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelling' | 'cancelled';
 
 export interface StepState {
   id: string;
@@ -28,13 +38,18 @@ export interface RunState {
   trigger: string;
   params: RunJobData['params'];
   logicalTime: string;
+  dataInterval: { start: string; end: string };
   createdAt: number;
   finishedAt?: number;
+  /** 1, or more after `retry`. */
+  attempt: number;
+  /** With status `waiting`: runs ahead of it in its lane. */
+  waitingBehind?: number;
   steps: StepState[];
 }
 
 export function isFinished(status: RunStatus): boolean {
-  return status === 'succeeded' || status === 'failed';
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
 
 export class RunReader {
@@ -55,20 +70,29 @@ export class RunReader {
   }
 
   async get(runId: string): Promise<RunState | undefined> {
-    const root = await Job.fromId<RunJobData>(this.queue(RUNS_QUEUE), runId);
+    const meta = await this.connection.hgetall(runMetaKey(this.prefix, runId));
+    const root = await Job.fromId<RunJobData>(this.queue(RUNS_QUEUE), meta.root ?? runId);
     if (!root) return undefined;
-    const [rootState, steps] = await Promise.all([
+    const [rootState, steps, waitingBehind] = await Promise.all([
       root.getState(),
       Promise.all(root.data.steps.map((s) => this.step(s))),
+      this.connection.zrank(laneKeys(this.prefix, root.data.lane ?? root.data.pipeline).pending, runId),
     ]);
+    const ended = rootState === 'completed' || rootState === 'failed';
     const status: RunStatus =
-      rootState === 'completed'
-        ? 'succeeded'
-        : rootState === 'failed'
-          ? 'failed'
-          : steps.some((s) => s.status !== 'pending' && s.status !== 'queued')
-            ? 'running'
-            : 'queued';
+      meta.cancelled !== undefined
+        ? ended
+          ? 'cancelled'
+          : 'cancelling'
+        : rootState === 'completed'
+          ? 'succeeded'
+          : rootState === 'failed'
+            ? 'failed'
+            : steps.some((s) => s.status !== 'pending' && s.status !== 'queued')
+              ? 'running'
+              : waitingBehind !== null
+                ? 'waiting'
+                : 'queued';
     return {
       runId,
       pipeline: root.data.pipeline,
@@ -76,11 +100,15 @@ export class RunReader {
       trigger: root.data.trigger,
       params: root.data.params,
       logicalTime: root.data.logicalTime,
+      dataInterval: root.data.dataInterval ?? { start: root.data.logicalTime, end: root.data.logicalTime },
       createdAt: root.data.createdAt,
       ...(root.finishedOn ? { finishedAt: root.finishedOn } : {}),
+      attempt: root.data.attempt ?? 1,
+      ...(waitingBehind !== null ? { waitingBehind } : {}),
       steps,
     };
   }
+
 
   private async step(s: RunJobData['steps'][number]): Promise<StepState> {
     const base = { id: s.id, jobId: s.jobId, queue: s.queue, dependsOn: s.dependsOn };
@@ -96,7 +124,12 @@ export class RunReader {
         status = 'succeeded';
         break;
       case 'failed':
-        status = upstream !== undefined || job.failedReason?.startsWith(SKIPPED_PREFIX) ? 'skipped' : 'failed';
+        status =
+          job.failedReason === CANCELLED_REASON
+            ? 'cancelled'
+            : upstream !== undefined || job.failedReason?.startsWith(SKIPPED_PREFIX)
+              ? 'skipped'
+              : 'failed';
         break;
       case 'active':
         status = 'running';

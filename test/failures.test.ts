@@ -156,7 +156,7 @@ describe('failures', () => {
     await events.waitUntilReady();
     const job = await queue.add(
       'bad',
-      { runId: 'none.x', pipeline: 'none', stepId: 'bad', type: 'shell', input: { argv: 'rm -rf /' }, params: {}, logicalTime: '', deps: {}, gates: [] },
+      { runId: 'none.x', root: 'none.x', pipeline: 'none', stepId: 'bad', type: 'shell', input: { argv: 'rm -rf /' }, params: {}, logicalTime: '', dataInterval: { start: '', end: '' }, deps: {}, gates: [] },
       { attempts: 5 },
     );
     await job.waitUntilFinished(events, 10_000).then(

@@ -49,9 +49,10 @@ describe('retention', () => {
     try {
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push((await e.runs.start('kept')).runId);
-      // no worker: all five are queued, so none is trimmed
+      // no worker: the first is queued, the others wait for its slot; none is trimmed
       expect(await e.reader.list('kept')).toHaveLength(5);
-      for (const id of ids) expect((await e.reader.get(id))?.status).toBe('queued');
+      const statuses = await Promise.all(ids.map(async (id) => (await e.reader.get(id))?.status));
+      expect(statuses).toEqual(['queued', 'waiting', 'waiting', 'waiting', 'waiting']);
     } finally {
       await e.close();
     }

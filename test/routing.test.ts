@@ -15,7 +15,7 @@ const where = (pool: string) => (ctx: { runId: string; stepId: string }) => {
 const prep = task('prep', { run: () => 'prepared' });
 const train = task('train', { dependsOn: [prep], resources: { gpu: 1 }, run: () => 'trained' });
 const publish = task('publish', { dependsOn: [train], run: () => 'published' });
-const ml = definePipeline({ id: 'ml', steps: [prep, train, publish] });
+const ml = definePipeline({ id: 'ml', maxActiveRuns: 5, steps: [prep, train, publish] });
 
 let engine: TestEngine;
 beforeAll(async () => {

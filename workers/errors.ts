@@ -47,3 +47,11 @@ export class LockLostError extends Error {
     super('job lock lost; step aborted');
   }
 }
+
+/** The run was cancelled: the step is aborted and fails without retries. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  constructor() {
+    super('the run was cancelled');
+  }
+}

@@ -13,6 +13,8 @@ export interface StepContext<I = unknown> {
   readonly stepId: string;
   readonly params: ParamValues;
   readonly logicalTime: string;
+  /** From the schedule's previous tick to the logical time (ISO 8601). */
+  readonly dataInterval: { readonly start: string; readonly end: string };
   /** 1 on the first attempt. */
   readonly attempt: number;
   /** Aborted on timeout, cancel, shutdown or a lost lock: stop and clean up. */

@@ -5,10 +5,10 @@
  */
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { SKIPPED_PREFIX, type StepJobData } from '../common/jobs.js';
-import { RUNS_QUEUE } from '../common/names.js';
+import { CANCELLED_REASON, SKIPPED_PREFIX, type StepJobData } from '../common/jobs.js';
+import { RUNS_QUEUE, runMetaKey } from '../common/names.js';
 import { inputIssues } from '../flows/index.js';
-import { LockLostError, ShutdownError, StepError, StepTimeoutError } from './errors.js';
+import { CancelledError, LockLostError, ShutdownError, StepError, StepTimeoutError } from './errors.js';
 import type { StepContext, StepRegistry } from './registry.js';
 
 export interface ActiveStep {
@@ -55,7 +55,12 @@ export function stepProcessor(env: StepProcessorEnv) {
     }
     const registered = env.registry.get(data.type);
     if (!registered) throw new UnrecoverableError(`no handler for step type "${data.type}" in this worker`);
-    const [runFailed, deps] = await Promise.all([env.connection.zscore(failedRuns, data.runId), readDeps(job)]);
+    const [runFailed, cancelled, deps] = await Promise.all([
+      env.connection.zscore(failedRuns, data.root),
+      env.connection.hget(runMetaKey(env.prefix, data.runId), 'cancelled'),
+      readDeps(job),
+    ]);
+    if (cancelled !== null) throw new UnrecoverableError(CANCELLED_REASON);
     if (runFailed !== null) throw new UnrecoverableError(`${SKIPPED_PREFIX}run ${data.runId} already failed`);
     const issues = inputIssues(registered.type, data.input);
     if (issues.length) {
@@ -77,6 +82,7 @@ export function stepProcessor(env: StepProcessorEnv) {
       stepId: data.stepId,
       params: data.params,
       logicalTime: data.logicalTime,
+      dataInterval: data.dataInterval,
       attempt: job.attemptsMade + 1,
       signal: controller.signal,
       log: (message) => {
@@ -95,6 +101,7 @@ export function stepProcessor(env: StepProcessorEnv) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
+      if (reason instanceof CancelledError) throw new UnrecoverableError(CANCELLED_REASON);
       if (reason instanceof LockLostError || reason instanceof StepTimeoutError) throw reason;
       if (reason instanceof StepError && !reason.retryable) throw new UnrecoverableError(reason.message);
       throw reason instanceof Error ? reason : new Error(String(reason));

@@ -6,10 +6,12 @@
  */
 import { Queue, Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { GateJobData, RunJobData, StepJobData } from '../common/jobs.js';
-import { GATES_QUEUE, RUNS_QUEUE, stepQueue, type Pool } from '../common/names.js';
+import { Admission } from '../common/admission.js';
+import type { AdmitJobData, GateJobData, RunJobData, StepJobData } from '../common/jobs.js';
+import { ADMISSION_QUEUE, GATES_QUEUE, RUNS_QUEUE, cancelChannel, stepQueue, type Pool } from '../common/names.js';
 import { ownedConnection } from '../common/redis.js';
-import { LockLostError, ShutdownError } from './errors.js';
+import { admitProcessor } from './admission.js';
+import { CancelledError, LockLostError, ShutdownError } from './errors.js';
 import { gateProcessor, promoteGates } from './gates.js';
 import type { StepRegistry } from './registry.js';
 import { stepProcessor, type ActiveStep } from './step-processor.js';
@@ -90,15 +92,35 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
     });
     workers.push(w);
   }
+  const admission = new Admission(opts.connection, opts.prefix);
   if (opts.internal ?? true) {
-    workers.push(
-      new Worker<GateJobData>(GATES_QUEUE, gateProcessor(opts.connection, opts.prefix), { ...base, concurrency: 100 }),
-      new Worker<RunJobData>(RUNS_QUEUE, async (job) => ({ status: 'succeeded', steps: job.data.steps.length }), {
-        ...base,
-        concurrency: 50,
-      }),
-    );
+    const runs = new Worker<RunJobData>(RUNS_QUEUE, async (job) => ({ status: 'succeeded', steps: job.data.steps.length }), {
+      ...base,
+      concurrency: 50,
+    });
+    // a run that ended frees its slot: the next run of its lane starts
+    const release = (job: Job<RunJobData>): void =>
+      void admission
+        .release(job.data.lane, job.data.runId)
+        .then((next) => admission.wake(next))
+        .catch((err: Error) => console.error(`[bullpen worker] releasing ${job.data.runId}: ${err.message}`));
+    runs.on('completed', release);
+    runs.on('failed', (job) => job?.finishedOn && release(job));
+    const admit = new Worker<AdmitJobData>(ADMISSION_QUEUE, admitProcessor(opts.connection, opts.prefix, admission), {
+      ...base,
+      concurrency: 50,
+    });
+    admit.on('completed', (job) => void promoteGates(gatesQueue, job.data.gates));
+    admit.on('failed', (job) => job && void promoteGates(gatesQueue, job.data.gates));
+    workers.push(new Worker<GateJobData>(GATES_QUEUE, gateProcessor(opts.connection, opts.prefix), { ...base, concurrency: 100 }), runs, admit);
   }
+  // cancel, across processes: every worker hears it and aborts that run's steps
+  const subscriber = opts.connection.duplicate();
+  subscriber.on('error', () => undefined);
+  const subscribed = subscriber.subscribe(cancelChannel(opts.prefix));
+  subscriber.on('message', (_channel: string, runId: string) => {
+    for (const a of active.values()) if (a.job.data.runId === runId) a.controller.abort(new CancelledError());
+  });
   for (const w of workers) w.on('error', (err) => console.error(`[bullpen worker] ${w.name}: ${err.message}`));
 
   let closing: Promise<void> | undefined;
@@ -114,7 +136,8 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       } finally {
         clearTimeout(grace);
         clearTimeout(hard);
-        await gatesQueue.close();
+        subscriber.disconnect();
+        await Promise.all([gatesQueue.close(), admission.close()]);
       }
     })());
   if (opts.maxJobs !== undefined) void exhausted.then(() => close(2_000_000_000)); // finish the admitted jobs, however long
@@ -122,7 +145,7 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
   return {
     queues: workers.map((w) => w.name),
     ready: async () => {
-      await Promise.all(workers.map((w) => w.waitUntilReady()));
+      await Promise.all([...workers.map((w) => w.waitUntilReady()), subscribed]);
     },
     exhausted,
     close,

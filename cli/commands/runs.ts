@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import type { RunState } from '../../producer/state.js';
 import { openApp, UsageError, type App } from '../app.js';
+import { parseDate } from '../dates.js';
 import { duration, summary, table } from '../format.js';
 
-function collectParam(value: string, acc: Record<string, string>): Record<string, string> {
+export function collectParam(value: string, acc: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new UsageError(`--param ${value}: expected key=value`);
   acc[value.slice(0, eq)] = value.slice(eq + 1);
@@ -13,7 +14,9 @@ function collectParam(value: string, acc: Record<string, string>): Record<string
 
 export function renderRun(run: RunState): string {
   const took = run.finishedAt ? ` in ${duration(run.finishedAt - run.createdAt)}` : '';
-  const head = `run ${run.runId}: ${run.status}${took}  (pipeline ${run.pipeline}, trigger ${run.trigger}, logical time ${run.logicalTime})`;
+  const behind = run.waitingBehind !== undefined ? ` behind ${run.waitingBehind} earlier run(s)` : '';
+  const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
+  const head = `run ${run.runId}: ${run.status}${behind}${took}  (pipeline ${run.pipeline}, trigger ${run.trigger}, logical time ${run.logicalTime}${attempt})`;
   const rows = run.steps.map((s) => [
     s.id,
     s.status,
@@ -24,7 +27,7 @@ export function renderRun(run: RunState): string {
   return `${head}\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'DURATION', 'OUTPUT / ERROR'], rows)}`;
 }
 
-async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   const app = await openApp();
   try {
     return await fn(app);
@@ -40,32 +43,58 @@ export function registerRuns(program: Command): void {
     .argument('<pipeline>', 'pipeline id')
     .option('-p, --param <key=value>', 'run parameter (repeatable)', collectParam, {})
     .option('--key <key>', 'idempotency key: a second run with the same key is not created')
-    .option('--logical-time <iso>', 'the time the run stands for (default: now)')
+    .option('--logical-date <iso>', 'the time the run stands for (default: now); also the run key unless --key is given')
     .option('--wait', 'follow the run to its end; exit 1 if it fails')
     .option('--timeout <seconds>', 'with --wait: give up after this long', '3600')
     .option('--json', 'print JSON')
-    .action(async (pipeline: string, o: { param: Record<string, string>; key?: string; logicalTime?: string; wait?: boolean; timeout: string; json?: boolean }) => {
-      let logicalTime: Date | undefined;
-      if (o.logicalTime !== undefined) {
-        logicalTime = new Date(o.logicalTime);
-        if (Number.isNaN(logicalTime.getTime())) throw new UsageError(`--logical-time ${o.logicalTime}: not a date (use ISO 8601, e.g. 2026-11-30T06:00:00Z)`);
-      }
+    .action(async (pipeline: string, o: { param: Record<string, string>; key?: string; logicalDate?: string; wait?: boolean; timeout: string; json?: boolean }) => {
+      const logicalTime = o.logicalDate === undefined ? undefined : parseDate('--logical-date', o.logicalDate);
       const timeoutS = Number(o.timeout);
       if (!(timeoutS > 0)) throw new UsageError(`--timeout ${o.timeout}: expected seconds > 0`);
       await withApp(async (app) => {
-        const { runId, created } = await app.runs.start(pipeline, {
+        const { runId, created, queued } = await app.runs.start(pipeline, {
           params: o.param,
           ...(o.key !== undefined ? { key: o.key } : {}),
           ...(logicalTime ? { logicalTime } : {}),
         });
-        if (!o.json) console.log(created ? `started run ${runId}` : `run ${runId} already exists (same key): not started again`);
+        if (!o.json) {
+          console.log(created ? `started run ${runId}` : `run ${runId} already exists (same key): not started again`);
+          if (created && queued) console.log(`it waits for a slot (maxActiveRuns ${app.runs.pipeline(pipeline).maxActiveRuns}); it starts when an earlier run ends`);
+        }
         if (!o.wait) {
-          if (o.json) console.log(JSON.stringify({ runId, created }));
+          if (o.json) console.log(JSON.stringify({ runId, created, queued }));
           return;
         }
         const final = await app.watcher().wait(runId, timeoutS * 1000);
         console.log(o.json ? JSON.stringify(final) : renderRun(final));
         if (final.status !== 'succeeded') process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('retry')
+    .description('re-run the failed and never-started steps of a failed run; completed steps keep their outputs')
+    .argument('<runId>')
+    .option('--wait', 'follow the run to its end; exit 1 if it fails')
+    .action(async (runId: string, o: { wait?: boolean }) => {
+      await withApp(async (app) => {
+        const r = await app.control.retry(runId);
+        console.log(`retrying ${runId} (attempt ${r.attempt}): re-running ${r.rerun.join(', ')}; reusing ${r.reused.join(', ') || 'nothing'}`);
+        if (!o.wait) return;
+        const final = await app.watcher().wait(runId, 3_600_000);
+        console.log(renderRun(final));
+        if (final.status !== 'succeeded') process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a run: running steps are aborted (subprocesses killed), pending steps never start')
+    .argument('<runId>')
+    .action(async (runId: string) => {
+      await withApp(async (app) => {
+        const run = await app.control.cancel(runId);
+        console.log(`cancelled ${runId} (${run.status})`);
       });
     });
 

@@ -6,6 +6,7 @@ import { startWorkerPool, type WorkerPool } from '../../workers/worker.js';
 import { openApp, UsageError, type App } from '../app.js';
 import { duration } from '../format.js';
 import { renderRun } from './runs.js';
+import { startScheduler } from './schedule.js';
 
 function positiveInt(flag: string) {
   return (v: string): number => {
@@ -31,7 +32,7 @@ function startPool(app: App, pool: Pool, o: { steps?: string[]; concurrency?: nu
 }
 
 /** Closes on SIGTERM/SIGINT (a second signal forces exit), or when `done` resolves. */
-async function runUntilStopped(app: App, pools: WorkerPool[], done?: Promise<unknown>): Promise<void> {
+async function runUntilStopped(app: App, pools: WorkerPool[], done?: Promise<unknown>, before?: () => Promise<void>): Promise<void> {
   let stop: (sig: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => (stop = resolve));
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -42,6 +43,7 @@ async function runUntilStopped(app: App, pools: WorkerPool[], done?: Promise<unk
   process.once('SIGINT', onSignal);
   const why = await Promise.race([stopped, done?.then(() => 'done') ?? new Promise<string>(() => undefined)]);
   console.log(`worker stopping (${why}): finishing active steps (grace ${app.config.shutdownGraceMs} ms)`);
+  await before?.();
   await Promise.all(pools.map((p) => p.close(app.config.shutdownGraceMs)));
   await app.close();
   console.log('worker stopped');
@@ -80,7 +82,9 @@ export function registerWorker(program: Command): void {
       const app = await openApp();
       const pools = POOLS.map((p) => startPool(app, p, {}));
       await Promise.all(pools.map((p) => p.ready()));
-      console.log(`bullpen dev: workers ready (cpu and gpu pools), Redis ${app.config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}, prefix ${app.config.prefix}`);
+      const scheduler = startScheduler(app);
+      await scheduler.start();
+      console.log(`bullpen dev: workers (cpu and gpu pools) and scheduler ready, Redis ${app.config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}, prefix ${app.config.prefix}`);
       console.log(`pipelines: ${app.pipelines.map((p) => p.id).join(', ')}`);
       let first: Promise<RunState> | undefined;
       if (o.run) {
@@ -97,7 +101,7 @@ export function registerWorker(program: Command): void {
         if (r?.status !== 'succeeded') process.exitCode = 1;
       }
       if (!o.once) console.log('Ctrl-C to stop');
-      await runUntilStopped(app, pools, o.once ? Promise.resolve() : undefined);
+      await runUntilStopped(app, pools, o.once ? Promise.resolve() : undefined, () => scheduler.close());
     });
 }
 
