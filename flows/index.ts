@@ -11,7 +11,7 @@ export type { CompileOptions, PlanAdmit, PlanAdmitGate, PlanConst, PlanGate, Pla
 export { loadPipelines } from './load.js';
 export { resolveParams } from './params.js';
 export { runIdFor, keyForTime, manualKey, pipelineOfRun, stepJobId, gateJobId } from './ids.js';
-export { cronError, isValidTimeZone, nextTicks, previousTick, ticksBetween } from './schedule.js';
+export { cronError, isValidTimeZone, latestTick, nextTicks, previousTick, ticksBetween } from './schedule.js';
 export type * from './types.js';
 export {
   fileRef,

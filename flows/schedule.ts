@@ -40,10 +40,35 @@ export function ticksBetween(schedule: Schedule, after: Date, until: Date, limit
   return out;
 }
 
-/** The last tick strictly before `time`, or undefined if the schedule has none. */
+/**
+ * The latest tick in `(after, until]`, counted forward from `after` (cron
+ * iteration is only consistent across DST changes from a stable anchor: pass
+ * the last tick handled). Past a million ticks it re-anchors a day before
+ * `until`.
+ */
+export function latestTick(schedule: Schedule, after: Date, until: Date): Date | undefined {
+  let anchor = after;
+  let latest: Date | undefined;
+  let seen = 0;
+  for (;;) {
+    const chunk = ticksBetween(schedule, anchor, until, 100_000);
+    if (chunk.length === 0) return latest;
+    latest = chunk.at(-1);
+    seen += chunk.length;
+    if (chunk.length < 100_000) return latest;
+    const dayBefore = new Date(until.getTime() - 86_400_000);
+    anchor = seen >= 1_000_000 && latest! < dayBefore ? dayBefore : latest!;
+  }
+}
+
+/** The last tick strictly before `time` (the start of a run's data interval), looking back at most a year. */
 export function previousTick(schedule: Schedule, time: Date): Date | undefined {
-  const it = CronExpressionParser.parse(schedule.cron, { tz: schedule.tz ?? 'UTC', currentDate: time });
-  return it.hasPrev() ? it.prev().toDate() : undefined;
+  for (const days of [1 / 24, 1, 8, 32, 367]) {
+    const from = new Date(time.getTime() - days * 86_400_000);
+    const found = ticksBetween(schedule, from, new Date(time.getTime() - 1), 100_000).at(-1);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** The next `count` ticks after `from`. */

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { lastTickKey, pausedKey } from '../common/names.js';
-import { keyForTime, previousTick, ticksBetween, type PipelineDefinition } from '../flows/index.js';
+import { keyForTime, latestTick, ticksBetween, type PipelineDefinition } from '../flows/index.js';
 import type { RunCreator } from './runs.js';
 
 /** A tick handled within this long of its time is on time (`catchup: none` still runs it). */
@@ -74,8 +74,8 @@ export class TickHandler {
     if (pipeline.catchup === 'all') {
       due = ticksBetween(pipeline.schedule, after, until, MAX_CATCHUP_RUNS);
     } else {
-      const latest = previousTick(pipeline.schedule, new Date(until.getTime() + 1));
-      due = latest && latest > after ? [latest] : [];
+      const latest = latestTick(pipeline.schedule, after, until);
+      due = latest ? [latest] : [];
     }
     result.due = due;
     for (const tick of chooseTicks(pipeline.catchup, due, until)) {

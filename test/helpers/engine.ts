@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from '../../common/names.js';
 import { connect, ownedConnection } from '../../common/redis.js';
 import { catalogOf, validatePipelines, type PipelineDefinition } from '../../flows/index.js';
+import { RunControl } from '../../producer/control.js';
 import { RunCreator } from '../../producer/runs.js';
 import { RunReader, type RunState } from '../../producer/state.js';
 import { RunWatcher } from '../../producer/watch.js';
@@ -41,6 +42,7 @@ export interface TestEngine {
   runs: RunCreator;
   reader: RunReader;
   watcher: RunWatcher;
+  control: RunControl;
   /** Starts a worker pool in this process (closed by `close`). */
   worker(opts?: Partial<WorkerPoolOptions> & { pool?: Pool }): Promise<WorkerPool>;
   /** Resolves when a step's job has finished (completed or failed), with its state. */
@@ -84,6 +86,7 @@ export async function createEngine(opts: EngineOptions): Promise<TestEngine> {
     runs,
     reader,
     watcher,
+    control: new RunControl(connection, prefix, runs, reader),
     async worker(w = {}) {
       const pool = startWorkerPool({ redisUrl: url, connection, prefix, registry, stalledIntervalMs: 5000, ...w });
       pools.push(pool);
