@@ -47,12 +47,16 @@ export class GcsObjectStore implements ObjectStore {
     return uri.slice(head.length);
   }
 
+  /** One API call through the breaker; failures become StepErrors (retryable for 5xx, 408, 429, network). */
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.opts.breaker.call(fn).catch((err: unknown) => {
-      if (err instanceof StepError) throw err;
-      const code = status(err);
-      const retryable = code === undefined || code >= 500 || code === 408 || code === 429;
-      throw new StepError(`GCS ${what}: ${(err as Error).message}`, { retryable, cause: err });
+    return this.opts.breaker.call(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        const code = status(err);
+        const retryable = code === undefined || code >= 500 || code === 408 || code === 429;
+        throw new StepError(`GCS ${what}: ${(err as Error).message}`, { retryable, cause: err });
+      }
     });
   }
 

@@ -107,9 +107,13 @@ export class ServingStore {
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.opts.breaker.call(fn).catch((err: unknown) => {
-      if (err instanceof StepError) throw err;
-      throw new StepError(`serving store ${what}: ${(err as Error).message}`, { cause: err });
+    return this.opts.breaker.call(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof StepError) throw err;
+        throw new StepError(`serving store ${what}: ${(err as Error).message}`, { cause: err });
+      }
     });
   }
 
