@@ -56,13 +56,11 @@ async function startId(o: EventFeedOptions): Promise<string> {
 }
 
 export async function startEventFeed(o: EventFeedOptions): Promise<EventFeed> {
-  const events = new QueueEvents(o.queue, {
-    connection: ownedConnection(o.redisUrl),
-    prefix: o.prefix,
-    lastEventId: await startId(o),
-  });
+  const start = await startId(o);
+  const events = new QueueEvents(o.queue, { connection: ownedConnection(o.redisUrl), prefix: o.prefix, lastEventId: start });
   let chain: Promise<void> = Promise.resolve();
-  let handled = '0-0';
+  /** Events up to the start were applied before this feed began (or predate every monitor). */
+  let handled = start;
   let waiters: { id: string; resolve: () => void }[] = [];
   const push = (e: FinishedEvent): void => {
     chain = chain

@@ -52,7 +52,16 @@ export function createMetrics(o: MetricsOptions): BullpenMetrics {
   const { connection: redis, prefix } = o;
   const now = o.now ?? Date.now;
   const registry = new Registry();
-  if (o.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (o.processMetrics ?? true) {
+    // prom-client's default set has gauges named *_total (nodejs_active_handles_total, …), which promtool
+    // rejects; the same numbers are also reported by type (nodejs_active_handles{type}), so leave those out.
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    for (const m of defaults.getMetricsAsArray()) {
+      const { name, type } = m as unknown as { name: string; type: string };
+      if (!(name.endsWith('_total') && type !== 'counter')) registry.registerMetric(m);
+    }
+  }
   const queueNames = [RUNS_QUEUE, GATES_QUEUE, ...o.stepQueues];
   const queues = new Map(queueNames.map((n) => [n, new Queue(n, { connection: redis, prefix })]));
   const q = (n: string): Queue => queues.get(n)!;
