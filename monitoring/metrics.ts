@@ -6,7 +6,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { GATES_QUEUE, POOLS, RUNS_QUEUE, jobKey, parseStepQueue } from '../common/names.js';
 import { nextTicks, pipelineOfRun, type PipelineDefinition } from '../flows/index.js';
 import { keys } from './keys.js';
@@ -57,7 +57,7 @@ export function createMetrics(o: MetricsOptions): BullpenMetrics {
     // rejects; the same numbers are also reported by type (nodejs_active_handles{type}), so leave those out.
     const defaults = new Registry();
     collectDefaultMetrics({ register: defaults });
-    for (const m of defaults.getMetricsAsArray()) {
+    for (const m of defaults.getMetricsAsArray() as unknown as Metric[]) {
       const { name, type } = m as unknown as { name: string; type: string };
       if (!(name.endsWith('_total') && type !== 'counter')) registry.registerMetric(m);
     }
