@@ -30,9 +30,10 @@ export function cronError(cron: string): string | undefined {
  * a time that exists twice (fall back) fires once, at its first occurrence.
  */
 export function ticksBetween(schedule: Schedule, after: Date, until: Date, limit = 10_000): Date[] {
-  const it = CronExpressionParser.parse(schedule.cron, { tz: schedule.tz ?? 'UTC', currentDate: after, endDate: until });
+  // no endDate/hasNext(): cron-parser computes each step twice and throws at the end with them
+  const it = CronExpressionParser.parse(schedule.cron, { tz: schedule.tz ?? 'UTC', currentDate: after });
   const out: Date[] = [];
-  while (out.length < limit && it.hasNext()) {
+  while (out.length < limit) {
     const t = it.next().toDate();
     if (t.getTime() > until.getTime()) break;
     out.push(t);

@@ -5,7 +5,7 @@
  * of its own with `maxActive`), so a year of runs is queued in a second and
  * worked off in logical-time order.
  */
-import { RunRequestError, keyForTime, ticksBetween } from '../flows/index.js';
+import { RunRequestError, keyForTime, previousTick, ticksBetween } from '../flows/index.js';
 import type { RunCreator } from './runs.js';
 
 /** A backfill may cover at most this many ticks. */
@@ -44,8 +44,14 @@ export async function backfill(runs: RunCreator, pipelineId: string, opts: Backf
   if (ticks.length > MAX_BACKFILL_TICKS) {
     throw new RunRequestError(`the range holds more than ${MAX_BACKFILL_TICKS} ticks of "${pipeline.schedule.cron}": split it`);
   }
+  // the data interval of each run starts at the tick before it
+  const first = ticks[0] ? previousTick(pipeline.schedule, ticks[0]) : undefined;
+  const intervalStart = (i: number): Date | undefined => (i === 0 ? first : ticks[i - 1]);
   // every run is checked (params, inputs) before the first is created
-  for (const t of ticks) runs.describe(pipeline, { ...(opts.params ? { params: opts.params } : {}), logicalTime: t });
+  ticks.forEach((t, i) => {
+    const start = intervalStart(i);
+    runs.describe(pipeline, { ...(opts.params ? { params: opts.params } : {}), logicalTime: t, ...(start ? { dataIntervalStart: start } : {}) });
+  });
   const result: BackfillResult = { pipeline: pipeline.id, ticks: ticks.map((t) => t.toISOString()), created: [], existing: [] };
   if (opts.dryRun) return result;
   const lane = opts.maxActive !== undefined ? { id: `${pipeline.id}~backfill`, limit: opts.maxActive } : undefined;
@@ -53,9 +59,12 @@ export async function backfill(runs: RunCreator, pipelineId: string, opts: Backf
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < ticks.length) {
-      const tick = ticks[next++]!;
+      const i = next++;
+      const tick = ticks[i]!;
+      const start = intervalStart(i);
       const r = await runs.start(pipeline.id, {
         logicalTime: tick,
+        ...(start ? { dataIntervalStart: start } : {}),
         key: keyForTime(tick),
         trigger: 'backfill',
         skipTrim: true,

@@ -31,6 +31,8 @@ export interface RunRequest {
   key?: string;
   /** Time the run stands for. @defaultValue now */
   logicalTime?: Date;
+  /** Start of the run's data interval, when the caller knows it. @defaultValue the schedule's tick before logicalTime */
+  dataIntervalStart?: Date;
   /** @defaultValue 'manual' */
   trigger?: string;
   /** Admission lane and its limit. @defaultValue the pipeline id and its maxActiveRuns */
@@ -104,7 +106,9 @@ export class RunCreator {
     if (Number.isNaN(logicalTime.getTime())) throw new RunRequestError('invalid logical time');
     const key = req.key ?? (req.logicalTime ? keyForTime(logicalTime) : manualKey());
     const end = logicalTime.toISOString();
-    const start = pipeline.schedule ? (previousTick(pipeline.schedule, logicalTime)?.toISOString() ?? end) : end;
+    const start =
+      req.dataIntervalStart?.toISOString() ??
+      (pipeline.schedule ? (previousTick(pipeline.schedule, logicalTime)?.toISOString() ?? end) : end);
     return { runId: runIdFor(pipeline.id, key), pipeline: pipeline.id, params, logicalTime: end, dataInterval: { start, end } };
   }
 

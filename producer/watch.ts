@@ -17,8 +17,9 @@ export class RunWatcher {
 
   constructor(connection: ConnectionOptions, prefix: string, private readonly reader: RunReader) {
     this.events = new QueueEvents(RUNS_QUEUE, { connection, prefix });
+    // a retried run's root is `<runId>~<attempt>`
     const wake = ({ jobId }: { jobId: string }): void => {
-      for (const w of this.waiters.get(jobId) ?? []) w();
+      for (const w of this.waiters.get(jobId.split('~')[0]!) ?? []) w();
     };
     this.events.on('completed', wake);
     this.events.on('failed', wake);

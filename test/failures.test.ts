@@ -12,6 +12,7 @@ import type { StepJobData } from '../common/jobs.js';
 import { ownedConnection } from '../common/redis.js';
 import { definePipeline, shell, step, task } from '../flows/index.js';
 import { createEngine, type TestEngine } from './helpers/engine.js';
+import { waitGone } from './helpers/process.js';
 import { Recorder } from './helpers/recorder.js';
 
 const rec = new Recorder();
@@ -84,15 +85,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('failures', () => {
   it('retries a failing step, then succeeds', async () => {
     const run = await engine.runToEnd('flaky');
@@ -145,9 +137,7 @@ describe('failures', () => {
     expect(run.status).toBe('failed');
     expect(run.steps[0]!.error).toBe('step timed out after 1000 ms');
     const pids = await Promise.all(['sh.pid', 'child.pid'].map(async (f) => Number(await readFile(join(dir, f), 'utf8'))));
-    const deadline = Date.now() + 5000;
-    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    expect(pids.filter(alive)).toEqual([]);
+    await Promise.all(pids.map((pid) => waitGone(pid, 5000)));
   });
 
   it('a bad payload fails its job at once, without retries', async () => {

@@ -26,6 +26,17 @@ export interface StepProcessorEnv {
   admit?: () => boolean;
 }
 
+/** How long an aborted handler gets to finish cleaning up (the subprocess kill grace, plus a margin). */
+const ABORT_SETTLE_MS = 7_000;
+
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.then(noop, noop), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+function noop(): void {}
+
 function abortPromise(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => {
     if (signal.aborted) reject(signal.reason as Error);
@@ -90,11 +101,15 @@ export function stepProcessor(env: StepProcessorEnv) {
       },
       progress: (value) => job.updateProgress(value),
     };
+    const handled = registered.handler(ctx);
     try {
-      const output = await Promise.race([registered.handler(ctx), abortPromise(controller.signal)]);
+      const output = await Promise.race([handled, abortPromise(controller.signal)]);
       await logs;
       return output ?? null;
     } catch (err) {
+      // aborted: give the handler time to clean up (its subprocesses get SIGTERM, then SIGKILL),
+      // so a retry never overlaps the aborted attempt's processes
+      if (controller.signal.aborted) await settleWithin(handled, ABORT_SETTLE_MS);
       await logs;
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
       if (reason instanceof ShutdownError) {
