@@ -32,7 +32,19 @@ function retryable(message: string): boolean {
   return /IO Error|Could not set lock|conflict|Interrupt/i.test(message);
 }
 
-const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
+const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)(\[\])*$/;
+
+/** Integers (and lists of them) that DuckDB's JSON form gives as strings become numbers when safe. */
+function intsToNumbers(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(intsToNumbers);
+  return typeof v === 'string' && /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+}
+
+/** Row objects from DuckDB's JSON rows, with integer columns as numbers. */
+export function jsonSafeRows(names: readonly string[], types: readonly string[], rows: readonly (readonly unknown[])[]): Record<string, unknown>[] {
+  const ints = types.map((t) => INTEGER_TYPES.test(t));
+  return rows.map((row) => Object.fromEntries(names.map((n, i) => [n, ints[i] ? intsToNumbers(row[i]) : row[i]])));
+}
 
 /** `read_json`/`read_parquet` over local files, with columns cast when a schema is given. */
 export function readFilesSql(paths: readonly string[], format: FileFormat, schema?: Readonly<Record<string, string>>): string {
@@ -120,14 +132,7 @@ export class DuckDbWarehouse implements Warehouse {
         }
         const { reader, changed } = await this.run(c, s, s.duckdb, params, last ? maxRows : undefined);
         if (!last || !reader) continue;
-        const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
-        const ints = reader.columnNames().filter((_, k) => INTEGER_TYPES.test(String(reader.columnTypes()[k])));
-        for (const row of rows) {
-          for (const col of ints) {
-            const v = row[col];
-            if (typeof v === 'string' && Number.isSafeInteger(Number(v))) row[col] = Number(v);
-          }
-        }
+        const rows = jsonSafeRows(reader.columnNames(), reader.columnTypes().map(String), reader.getRowsJson());
         const isQuery = reader.returnType === ResultReturnType.QUERY_RESULT;
         result = { ...result, rows: isQuery ? rows.slice(0, maxRows) : [], rowCount: isQuery ? rows.length : changed };
       }

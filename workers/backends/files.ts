@@ -6,7 +6,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { FileFormat } from '../../flows/index.js';
 import { StepError } from '../errors.js';
-import { readFilesSql } from './duckdb.js';
+import { jsonSafeRows, readFilesSql } from './duckdb.js';
 import { duckType, quoteIdent, quoteLiteral } from './sql-text.js';
 
 let instance: Promise<DuckDBInstance> | undefined;
@@ -39,12 +39,13 @@ export async function readBatches(
   return withConnection(async (c) => {
     const result = await c.stream(readFilesSql([path], formatOf(path)));
     const names = result.columnNames();
+    const types = result.columnTypes().map(String);
     let total = 0;
     let batch: Record<string, unknown>[] = [];
     for await (const rows of result.yieldRowsJson()) {
       signal?.throwIfAborted();
-      for (const row of rows) {
-        batch.push(Object.fromEntries(names.map((n, i) => [n, row[i]])));
+      for (const row of jsonSafeRows(names, types, rows)) {
+        batch.push(row);
         if (batch.length >= batchSize) {
           await onBatch(batch);
           total += batch.length;

@@ -25,6 +25,12 @@ type TrainInput = StepInput<typeof train>;
 
 const MARK = '@bullpen ';
 
+interface LineState {
+  lineMetrics?: Record<string, number>;
+  /** Progress updates in order; awaited before the step ends. */
+  progress: Promise<unknown>;
+}
+
 /** Numbers of a metrics object; anything else is an error naming where it came from. */
 export function metricsOf(value: unknown, where: string): Record<string, number> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new StepError(`${where}: metrics must be a JSON object of numbers`, { retryable: false });
@@ -37,7 +43,7 @@ export function metricsOf(value: unknown, where: string): Record<string, number>
 }
 
 /** Handles one line of the script's output: progress and metrics lines, else the log. */
-function onLine(ctx: StepContext, state: { lineMetrics?: Record<string, number> }, stream: 'stdout' | 'stderr', line: string): void {
+function onLine(ctx: StepContext, state: LineState, stream: 'stdout' | 'stderr', line: string): void {
   if (stream === 'stdout' && line.startsWith(MARK)) {
     let msg: Record<string, unknown>;
     try {
@@ -47,7 +53,7 @@ function onLine(ctx: StepContext, state: { lineMetrics?: Record<string, number> 
       return;
     }
     if (msg.metrics !== undefined) state.lineMetrics = metricsOf(msg.metrics, 'the script\'s "@bullpen {metrics}" line');
-    if (typeof msg.progress === 'number') void ctx.progress(msg).catch(() => undefined);
+    if (typeof msg.progress === 'number') state.progress = state.progress.then(() => ctx.progress(msg)).catch(() => undefined);
     ctx.log(line);
     return;
   }
@@ -82,7 +88,7 @@ export function trainHandler(backends: Backends): StepHandler<TrainInput, TrainO
         out,
         ...Object.entries(inputs).flatMap(([k, v]) => [`--${k.replaceAll('_', '-')}`, v]),
       ];
-      const state: { lineMetrics?: Record<string, number> } = {};
+      const state: LineState = { progress: Promise.resolve() };
       const started = Date.now();
       await runProcess(argv, {
         env: {
@@ -101,6 +107,7 @@ export function trainHandler(backends: Backends): StepHandler<TrainInput, TrainO
         onLine: (stream, line) => onLine(ctx, state, stream, line),
       });
       const durationMs = Date.now() - started;
+      await state.progress;
       const fileText = await readFile(metricsFile, 'utf8').catch(() => undefined);
       let metrics = state.lineMetrics;
       if (fileText !== undefined) {
