@@ -40,6 +40,20 @@ export interface EventFeed {
   close(): Promise<void>;
 }
 
+/** Delays between tries of a handler that failed (e.g. Redis briefly unreachable); then the error is reported. */
+const RETRY_DELAYS_MS = [100, 500, 2000];
+
+async function withRetries(fn: () => Promise<void>): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= RETRY_DELAYS_MS.length) throw err;
+      await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[i]));
+    }
+  }
+}
+
 /** Stream ids `<ms>-<seq>` in order: negative when `a` is earlier than `b`. */
 export function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(Number) as [number, number];
@@ -64,7 +78,7 @@ export async function startEventFeed(o: EventFeedOptions): Promise<EventFeed> {
   let waiters: { id: string; resolve: () => void }[] = [];
   const push = (e: FinishedEvent): void => {
     chain = chain
-      .then(() => o.handle(e))
+      .then(() => withRetries(() => o.handle(e)))
       .catch((err: unknown) => o.onError(err as Error, e))
       .finally(() => {
         handled = e.id;

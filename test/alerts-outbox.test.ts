@@ -15,7 +15,12 @@ import { eventIdOf, startTestMonitor, until } from './helpers/monitoring.js';
 const TOKEN = 'xoxb-outbox-secret';
 const fails = definePipeline({ id: 'fails', steps: [task('boom', { run: () => Promise.reject(new Error('boom')) })] });
 const fine = definePipeline({ id: 'fine', steps: [task('ok', { run: () => 'ok' })] });
-const pipelines = [fails, fine];
+const misrouted = definePipeline({
+  id: 'misrouted',
+  alerts: { slackChannel: '#no-such-channel' },
+  steps: [task('boom', { run: () => Promise.reject(new Error('boom')) })],
+});
+const pipelines = [fails, fine, misrouted];
 
 let engine: TestEngine;
 let slack: FakeSlack;
@@ -65,6 +70,26 @@ describe('alert outbox', () => {
       for (const l of logs) expect(l).not.toContain(TOKEN);
     } finally {
       await Promise.all(monitors.map((m) => m.close()));
+    }
+  });
+
+  it('an alert Slack refuses for good goes to the dead list and does not hold up the next one', async () => {
+    slack.refuseChannels.set('#no-such-channel', 'channel_not_found');
+    const monitor = await startTestMonitor(engine, pipelines, settings(), { log: (l) => logs.push(l) });
+    try {
+      const before = slack.calls.length;
+      const refusedBefore = slack.refused;
+      expect((await engine.runToEnd('misrouted')).status).toBe('failed');
+      await slack.waitForRefused(refusedBefore + 1);
+      expect((await engine.runToEnd('fails')).status).toBe('failed');
+      await slack.waitForCalls(before + 1);
+      expect(slack.calls.at(-1)!.args.channel).toBe('#alerts');
+      const dead = await engine.connection.lrange(keys.dead(engine.prefix, 'slack'), 0, -1);
+      expect(dead.map((d) => (JSON.parse(d) as { about: string }).about)).toEqual([expect.stringMatching(/^failure of run misrouted\./)]);
+      expect(slack.refused).toBe(refusedBefore + 1);
+      expect(logs.some((l) => l.includes('slack refused the alert') && l.includes('channel_not_found'))).toBe(true);
+    } finally {
+      await monitor.close();
     }
   });
 

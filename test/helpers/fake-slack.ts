@@ -22,6 +22,8 @@ export interface FakeSlack {
   refused: number;
   /** While down, every request gets 503. */
   down: boolean;
+  /** Channels that answer `{ ok: false, error }` (e.g. `channel_not_found`); such calls are not accepted. */
+  refuseChannels: Map<string, string>;
   /** Resolves with the accepted calls once there are at least `n`. */
   waitForCalls(n: number, timeoutMs?: number): Promise<SlackCall[]>;
   /** Resolves once `n` requests have been refused. */
@@ -43,7 +45,7 @@ function parseArgs(body: string): Record<string, unknown> {
 
 export async function startFakeSlack(): Promise<FakeSlack> {
   const listeners = new Set<() => void>();
-  const fake = { calls: [] as SlackCall[], refused: 0, down: false } as FakeSlack;
+  const fake = { calls: [] as SlackCall[], refused: 0, down: false, refuseChannels: new Map<string, string>() } as FakeSlack;
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8').on('data', (c: string) => (body += c));
@@ -55,6 +57,13 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         const method = (req.url ?? '').replace(/^\/api\//, '');
         const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
         const args = parseArgs(body);
+        const error = fake.refuseChannels.get(String(args.channel));
+        if (error !== undefined) {
+          fake.refused++;
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error }));
+          for (const l of [...listeners]) l();
+          return;
+        }
         fake.calls.push({ method, token, args });
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, channel: args.channel, ts: `${Date.now() / 1000}` }));
       }
