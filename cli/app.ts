@@ -12,6 +12,8 @@ import { RunCreator } from '../producer/runs.js';
 import { RunReader } from '../producer/state.js';
 import { RunWatcher } from '../producer/watch.js';
 import { ownedConnection } from '../common/redis.js';
+import { loadBackendConfig } from '../common/backend-config.js';
+import { createBackends, type Backends } from '../workers/backends/index.js';
 import { builtinRegistry } from '../workers/builtin.js';
 import type { StepRegistry } from '../workers/registry.js';
 
@@ -33,11 +35,11 @@ export interface App {
 }
 
 /** Loads and validates every pipeline; throws PipelineDefinitionError listing all problems. */
-export async function loadValidated(dir: string): Promise<{ pipelines: PipelineDefinition[]; registry: StepRegistry }> {
+export async function loadValidated(dir: string, backends?: Backends): Promise<{ pipelines: PipelineDefinition[]; registry: StepRegistry }> {
   const { pipelines, problems } = await loadPipelines(dir).catch((err: Error) => {
     throw new UsageError(err.message);
   });
-  const registry = builtinRegistry(pipelines);
+  const registry = builtinRegistry(pipelines, backends);
   problems.push(...validatePipelines(pipelines, registry.catalog()));
   if (problems.length) throw new PipelineDefinitionError(problems);
   return { pipelines, registry };
@@ -45,7 +47,8 @@ export async function loadValidated(dir: string): Promise<{ pipelines: PipelineD
 
 export async function openApp(overrides: Partial<Config> = {}): Promise<App> {
   const config = loadConfig(overrides);
-  const [{ pipelines, registry }, redisInfo] = await Promise.all([loadValidated(config.pipelinesDir), checkRedis(config.redisUrl)]);
+  const backends = createBackends(loadBackendConfig()); // validated at start-up: a ConfigError names the variable
+  const [{ pipelines, registry }, redisInfo] = await Promise.all([loadValidated(config.pipelinesDir, backends), checkRedis(config.redisUrl)]);
   for (const w of redisInfo.warnings) console.error(`warning: ${w}`);
   const connection = connect(config.redisUrl);
   const runs = new RunCreator({
@@ -68,7 +71,7 @@ export async function openApp(overrides: Partial<Config> = {}): Promise<App> {
     control: new RunControl(connection, config.prefix, runs, reader),
     watcher: () => (watcher ??= new RunWatcher(ownedConnection(config.redisUrl), config.prefix, reader)),
     close: async () => {
-      await Promise.all([runs.close(), reader.close(), watcher?.close()]);
+      await Promise.all([runs.close(), reader.close(), watcher?.close(), backends.close()]);
       await connection.quit();
     },
   };

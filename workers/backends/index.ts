@@ -87,3 +87,18 @@ export function createBackends(config: BackendConfig, clients: BackendClients = 
 
 export type { Warehouse } from './warehouse.js';
 export type { ObjectStore } from './object-store.js';
+
+/** Where the ML steps' outputs are, as lines to print (e.g. after a `bullpen dev` run). */
+export function describeOutputs(config: BackendConfig, run?: { pipeline: string; runId: string }): string[] {
+  const store = config.objectStore === 'gcs' ? `gs://${config.gcsBucket}/${config.storePrefix}` : `${config.localStoreDir}/${config.storePrefix}`;
+  const warehouse =
+    config.warehouse === 'duckdb'
+      ? `DuckDB file ${config.duckdbPath} (e.g. duckdb ${config.duckdbPath} "SELECT * FROM recommendations LIMIT 5")`
+      : `BigQuery ${config.bigqueryProject}.${config.bigqueryDataset}`;
+  return [
+    `warehouse  ${warehouse}`,
+    `files      ${store}runs/${run ? `${run.pipeline}/${run.runId}/` : '<pipeline>/<run id>/'}`,
+    `models     ${store}${config.registryPrefix}  (npx bullpen models list)`,
+    `serving    ${config.servingRedisUrl.replace(/\/\/[^@]*@/, '//***@')} keys ${config.servingPrefix}:{<namespace>}:*  (current version in ${config.servingPrefix}:{<namespace>}:current)`,
+  ];
+}
