@@ -37,6 +37,10 @@ export interface StepJobData {
   deps: Record<string, string>;
   /** Gate job ids (queue `gates`) to promote when this step finishes. */
   gates: string[];
+  /** Shared dependencies this step awaits (it was added delayed); their outputs are read from their jobs. */
+  awaits?: { stepId: string; queue: string; jobId: string }[];
+  /** Steps awaiting this one (delayed), to promote when it finishes. */
+  wakes?: { queue: string; jobId: string }[];
   timeoutMs?: number;
 }
 

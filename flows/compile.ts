@@ -4,10 +4,13 @@
  * BullMQ flows are trees (a job has one parent); pipelines are DAGs. The run
  * root's children are the sinks (steps nothing depends on); a step's children
  * are its dependencies. A step with several dependents is owned (as a tree
- * child) by the first of them; every other dependent gets a small *gate* child
- * that completes with the shared step's output once that step completes. So
- * a step starts exactly when its own dependencies are done, and reads their
- * outputs with `getChildrenValues()`.
+ * child) by the first of them. Another dependent that owns none of its
+ * dependencies *awaits* them: it is added delayed, the workers of its
+ * dependencies promote it when they finish, and it reads their outputs from
+ * their jobs (its delayed re-check heals a lost promote). A dependent that
+ * owns some dependencies and shares others gets a small *gate* child per
+ * shared one, which completes with that step's output. So a step starts
+ * exactly when its own dependencies are done, and reads their outputs.
  *
  * A run that must wait for a slot (maxActiveRuns) gets an *admit* job under its
  * first step without dependencies (gates under the others), held delayed until
@@ -34,6 +37,10 @@ export interface PlanStep {
   children: PlanNode[];
   /** Gate job ids (in other dependents) to promote when this step finishes. */
   gates: string[];
+  /** Shared dependencies this step awaits (it is added delayed, and has no children). */
+  awaits: { stepId: string; jobId: string; type: string; pool: Pool }[];
+  /** Steps awaiting this one, to promote when it finishes. */
+  wakes: { stepId: string; jobId: string; type: string; pool: Pool }[];
 }
 
 export interface PlanGate {
@@ -130,12 +137,25 @@ export function compileRun(
       depJobs: {},
       children: [],
       gates: [],
+      awaits: [],
+      wakes: [],
     });
   }
   if (problems.length) throw new RunRequestError(`pipeline ${pipeline.id}: ${problems.join('; ')}`);
 
+  const ref = (n: PlanStep) => ({ stepId: n.stepId, jobId: n.jobId, type: n.type, pool: n.pool });
   for (const s of live) {
     const node = nodes.get(s.id)!;
+    const awaits = s.dependsOn.length > 0 && s.dependsOn.every((d) => !reuse.has(d) && dependents.get(d)![0] !== s.id);
+    if (awaits) {
+      for (const dep of s.dependsOn) {
+        const target = nodes.get(dep)!;
+        node.awaits.push(ref(target));
+        node.depJobs[target.jobId] = dep;
+        target.wakes.push(ref(node));
+      }
+      continue;
+    }
     for (const dep of s.dependsOn) {
       if (reuse.has(dep)) {
         const jobId = gateJobId(base, dep, s.id);
@@ -165,7 +185,7 @@ export function compileRun(
   if (opts.admit) {
     admit = { kind: 'admit', jobId: `${base}.admit`, gates: [] };
     steps
-      .filter((n) => n.children.length === 0)
+      .filter((n) => n.children.length === 0 && n.awaits.length === 0)
       .forEach((first, i) => {
         if (i === 0) return first.children.push(admit!);
         const jobId = `${base}.admit>${first.stepId}`;

@@ -45,8 +45,8 @@ export async function backfill(runs: RunCreator, pipelineId: string, opts: Backf
     throw new RunRequestError(`the range holds more than ${MAX_BACKFILL_TICKS} ticks of "${pipeline.schedule.cron}": split it`);
   }
   // the data interval of each run starts at the tick before it
-  const first = ticks[0] ? previousTick(pipeline.schedule, ticks[0]) : undefined;
-  const intervalStart = (i: number): Date | undefined => (i === 0 ? first : ticks[i - 1]);
+  const before = ticks[0] ? previousTick(pipeline.schedule, ticks[0]) : undefined;
+  const intervalStart = (i: number): Date | undefined => (i === 0 ? before : ticks[i - 1]);
   // every run is checked (params, inputs) before the first is created
   ticks.forEach((t, i) => {
     const start = intervalStart(i);
@@ -55,27 +55,30 @@ export async function backfill(runs: RunCreator, pipelineId: string, opts: Backf
   const result: BackfillResult = { pipeline: pipeline.id, ticks: ticks.map((t) => t.toISOString()), created: [], existing: [] };
   if (opts.dryRun) return result;
   const lane = opts.maxActive !== undefined ? { id: `${pipeline.id}~backfill`, limit: opts.maxActive } : undefined;
-  let next = 0;
   let done = 0;
-  const worker = async (): Promise<void> => {
-    while (next < ticks.length) {
-      const i = next++;
-      const tick = ticks[i]!;
-      const start = intervalStart(i);
-      const r = await runs.start(pipeline.id, {
-        logicalTime: tick,
-        ...(start ? { dataIntervalStart: start } : {}),
-        key: keyForTime(tick),
-        trigger: 'backfill',
-        skipTrim: true,
-        ...(opts.params ? { params: opts.params } : {}),
-        ...(lane ? { lane } : {}),
-      });
-      (r.created ? result.created : result.existing).push(r.runId);
-      opts.onProgress?.(++done, ticks.length);
-    }
+  const createOne = async (i: number): Promise<void> => {
+    const tick = ticks[i]!;
+    const start = intervalStart(i);
+    const r = await runs.start(pipeline.id, {
+      logicalTime: tick,
+      ...(start ? { dataIntervalStart: start } : {}),
+      key: keyForTime(tick),
+      trigger: 'backfill',
+      skipTrim: true,
+      ...(opts.params ? { params: opts.params } : {}),
+      ...(lane ? { lane } : {}),
+    });
+    (r.created ? result.created : result.existing).push(r.runId);
+    opts.onProgress?.(++done, ticks.length);
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, ticks.length) }, worker));
+  // the first runs go one by one, so free slots go to the earliest ticks; the rest queue in parallel
+  const first = Math.min(lane?.limit ?? pipeline.maxActiveRuns, ticks.length);
+  for (let i = 0; i < first; i++) await createOne(i);
+  let next = first;
+  const worker = async (): Promise<void> => {
+    while (next < ticks.length) await createOne(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, ticks.length - first) }, worker));
   await runs.trim(pipeline);
   return result;
 }

@@ -6,6 +6,8 @@ import type { PlanNode, PlanStep, RunPlan } from '../flows/index.js';
 
 /** First re-check of a gate whose promote was lost (it normally is promoted within ms). */
 export const GATE_FIRST_CHECK_MS = 2_000;
+/** First re-check of a step awaiting shared dependencies (it is normally promoted within ms). */
+export const AWAIT_FIRST_CHECK_MS = 2_000;
 /** First re-check of an admit job (it is normally promoted when a slot frees). */
 export const ADMIT_FIRST_CHECK_MS = 10_000;
 /** Logs kept per step job. */
@@ -70,6 +72,8 @@ function stepNode(plan: RunPlan, s: PlanStep, lane: string): FlowJobNode {
     root: plan.base,
     deps: s.depJobs,
     gates: s.gates,
+    ...(s.awaits.length ? { awaits: s.awaits.map((a) => ({ stepId: a.stepId, queue: stepQueue(a.type, a.pool), jobId: a.jobId })) } : {}),
+    ...(s.wakes.length ? { wakes: s.wakes.map((w) => ({ queue: stepQueue(w.type, w.pool), jobId: w.jobId })) } : {}),
     ...(s.options.timeoutMs !== undefined ? { timeoutMs: s.options.timeoutMs } : {}),
   };
   const backoff = s.options.backoff ?? { type: 'exponential', delayMs: 1000 };
@@ -85,6 +89,7 @@ function stepNode(plan: RunPlan, s: PlanStep, lane: string): FlowJobNode {
       ...(s.options.priority !== undefined ? { priority: s.options.priority } : {}),
       failParentOnFailure: true,
       keepLogs: KEEP_LOGS,
+      ...(s.awaits.length ? { delay: AWAIT_FIRST_CHECK_MS } : {}),
     },
     ...(children.length ? { children } : {}),
   };

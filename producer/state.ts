@@ -138,7 +138,8 @@ export class RunReader {
         status = 'pending';
         break;
       case 'delayed':
-        status = job.attemptsMade > 0 ? 'retrying' : 'queued';
+        // a step awaiting shared dependencies waits delayed until they finish
+        status = job.attemptsMade > 0 ? 'retrying' : (job.data as StepJobData).awaits?.length ? 'pending' : 'queued';
         break;
       default:
         status = 'queued';
@@ -147,7 +148,7 @@ export class RunReader {
     return {
       ...base,
       status,
-      attempts: upstream !== undefined ? 0 : job.attemptsMade,
+      attempts: status === 'skipped' ? 0 : job.attemptsMade,
       ...(job.processedOn ? { startedAt: job.processedOn } : {}),
       ...(finished && job.finishedOn ? { finishedAt: job.finishedOn } : {}),
       ...(finished && job.finishedOn && job.processedOn ? { durationMs: job.finishedOn - job.processedOn } : {}),
@@ -155,7 +156,7 @@ export class RunReader {
       ...(upstream !== undefined
         ? { error: `dependency ${upstream} failed` }
         : job.failedReason && status !== 'succeeded'
-          ? { error: job.failedReason }
+          ? { error: status === 'skipped' ? job.failedReason.replace(SKIPPED_PREFIX, '') : job.failedReason }
           : {}),
     };
   }

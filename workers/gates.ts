@@ -5,10 +5,10 @@
  * A lost promote (a worker dying between the two) is healed by the gate's own
  * delayed re-check.
  */
-import { DelayedError, Job, UnrecoverableError, type Queue } from 'bullmq';
+import { DelayedError, Job, Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { GateJobData } from '../common/jobs.js';
-import { jobKey } from '../common/names.js';
+import { GATES_QUEUE, jobKey } from '../common/names.js';
 
 const OUTCOME_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
@@ -54,11 +54,34 @@ export function gateProcessor(connection: Redis, prefix: string) {
   };
 }
 
-/** Promotes the gates waiting for a finished step (called on the step's completed and failed events). */
-export async function promoteGates(gatesQueue: Queue, gateIds: readonly string[]): Promise<void> {
-  await Promise.all(
-    gateIds.map((id) =>
-      new Job(gatesQueue, 'gate', {}, {}, id).promote().catch(() => undefined /* not delayed: already moving */),
-    ),
-  );
+/** Promotes delayed jobs by id; one that is not delayed (already moving) is left alone. */
+export async function promoteAll(queue: Queue, ids: readonly string[]): Promise<void> {
+  await Promise.all(ids.map((id) => new Job(queue, 'promote', {}, {}, id).promote().catch(() => undefined)));
+}
+
+/** Promotes what waits for a finished step (on its completed and failed events): its gates and the steps awaiting it. */
+export class Promoter {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) this.queues.set(name, (q = new Queue(name, { connection: this.connection, prefix: this.prefix })));
+    return q;
+  }
+
+  async after(data: { gates?: string[]; wakes?: { queue: string; jobId: string }[] }): Promise<void> {
+    await Promise.all([
+      data.gates?.length ? promoteAll(this.queue(GATES_QUEUE), data.gates) : undefined,
+      ...(data.wakes ?? []).map((w) => promoteAll(this.queue(w.queue), [w.jobId])),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
 }

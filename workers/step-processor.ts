@@ -1,15 +1,15 @@
 /**
- * The processor of step jobs: checks the run is still live, reads dependency
- * outputs, validates the input, runs the handler under an AbortSignal (timeout,
+ * The processor of step jobs: checks the run is still live and reads
+ * dependency outputs (step-start.ts), validates the input, runs the handler under an AbortSignal (timeout,
  * shutdown, lost lock), and maps failures onto BullMQ's retry semantics.
  */
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CANCELLED_REASON, SKIPPED_PREFIX, type StepJobData } from '../common/jobs.js';
-import { RUNS_QUEUE, runMetaKey } from '../common/names.js';
+import { CANCELLED_REASON, type StepJobData } from '../common/jobs.js';
 import { inputIssues } from '../flows/index.js';
 import { CancelledError, LockLostError, ShutdownError, StepError, StepTimeoutError } from './errors.js';
 import type { StepContext, StepRegistry } from './registry.js';
+import { startStep } from './step-start.js';
 
 export interface ActiveStep {
   job: Job<StepJobData>;
@@ -44,20 +44,7 @@ function abortPromise(signal: AbortSignal): Promise<never> {
   });
 }
 
-/** Outputs of the dependencies, by step id, from the job's processed children. */
-async function readDeps(job: Job<StepJobData>): Promise<Record<string, unknown>> {
-  if (Object.keys(job.data.deps).length === 0) return {};
-  const values = await job.getChildrenValues();
-  const deps: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(values)) {
-    const stepId = job.data.deps[key.slice(key.lastIndexOf(':') + 1)];
-    if (stepId !== undefined) deps[stepId] = value;
-  }
-  return deps;
-}
-
 export function stepProcessor(env: StepProcessorEnv) {
-  const failedRuns = `${env.prefix}:${RUNS_QUEUE}:failed`;
   return async (job: Job<StepJobData>, token?: string): Promise<unknown> => {
     const data = job.data;
     if (env.admit && !env.admit()) {
@@ -66,13 +53,7 @@ export function stepProcessor(env: StepProcessorEnv) {
     }
     const registered = env.registry.get(data.type);
     if (!registered) throw new UnrecoverableError(`no handler for step type "${data.type}" in this worker`);
-    const [runFailed, cancelled, deps] = await Promise.all([
-      env.connection.zscore(failedRuns, data.root),
-      env.connection.hget(runMetaKey(env.prefix, data.runId), 'cancelled'),
-      readDeps(job),
-    ]);
-    if (cancelled !== null) throw new UnrecoverableError(CANCELLED_REASON);
-    if (runFailed !== null) throw new UnrecoverableError(`${SKIPPED_PREFIX}run ${data.runId} already failed`);
+    const deps = await startStep(env.connection, env.prefix, job, token);
     const issues = inputIssues(registered.type, data.input);
     if (issues.length) {
       throw new UnrecoverableError(`invalid input for step type ${data.type}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);

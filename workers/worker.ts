@@ -4,7 +4,7 @@
  * graceful shutdown: stop taking jobs, let active steps finish within the
  * grace period, then hand them back to the queue for another worker.
  */
-import { Queue, Worker, type Job, type WorkerOptions } from 'bullmq';
+import { Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Admission } from '../common/admission.js';
 import type { AdmitJobData, GateJobData, RunJobData, StepJobData } from '../common/jobs.js';
@@ -12,7 +12,7 @@ import { ADMISSION_QUEUE, GATES_QUEUE, RUNS_QUEUE, cancelChannel, stepQueue, typ
 import { ownedConnection } from '../common/redis.js';
 import { admitProcessor } from './admission.js';
 import { CancelledError, LockLostError, ShutdownError } from './errors.js';
-import { gateProcessor, promoteGates } from './gates.js';
+import { Promoter, gateProcessor } from './gates.js';
 import type { StepRegistry } from './registry.js';
 import { stepProcessor, type ActiveStep } from './step-processor.js';
 
@@ -73,18 +73,18 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
           return true;
         };
   const processStep = stepProcessor({ connection: opts.connection, prefix: opts.prefix, registry: opts.registry, active, ...(admit ? { admit } : {}) });
-  const gatesQueue = new Queue(GATES_QUEUE, { connection: opts.connection, prefix: opts.prefix });
+  const promoter = new Promoter(opts.connection, opts.prefix);
   const workers: Worker[] = [];
 
   for (const type of types) {
     const w = new Worker<StepJobData>(stepQueue(type, pool), processStep, { ...base, concurrency: opts.concurrency ?? 4 });
     w.on('completed', (job) => {
-      void promoteGates(gatesQueue, job.data.gates);
+      void promoter.after(job.data);
       opts.onStepFinished?.(job, 'completed');
     });
     w.on('failed', (job) => {
       if (!job) return;
-      void promoteGates(gatesQueue, job.data.gates);
+      void promoter.after(job.data);
       if (job.finishedOn) opts.onStepFinished?.(job, 'failed');
     });
     w.on('lockRenewalFailed', (ids) => {
@@ -110,8 +110,8 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       ...base,
       concurrency: 50,
     });
-    admit.on('completed', (job) => void promoteGates(gatesQueue, job.data.gates));
-    admit.on('failed', (job) => job && void promoteGates(gatesQueue, job.data.gates));
+    admit.on('completed', (job) => void promoter.after(job.data));
+    admit.on('failed', (job) => job && void promoter.after(job.data));
     workers.push(new Worker<GateJobData>(GATES_QUEUE, gateProcessor(opts.connection, opts.prefix), { ...base, concurrency: 100 }), runs, admit);
   }
   // cancel, across processes: every worker hears it and aborts that run's steps
@@ -137,7 +137,7 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
         clearTimeout(grace);
         clearTimeout(hard);
         subscriber.disconnect();
-        await Promise.all([gatesQueue.close(), admission.close()]);
+        await Promise.all([promoter.close(), admission.close()]);
       }
     })());
   if (opts.maxJobs !== undefined) void exhausted.then(() => close(2_000_000_000)); // finish the admitted jobs, however long

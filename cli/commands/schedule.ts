@@ -118,14 +118,14 @@ export function registerSchedule(program: Command): void {
     .description("one run per schedule tick in [from, to]; idempotent, in logical-time order")
     .argument('<pipeline>')
     .requiredOption('--from <date>', 'first logical date (ISO 8601)')
-    .requiredOption('--to <date>', 'last logical date (ISO 8601), inclusive')
+    .requiredOption('--to <date>', 'last logical date (ISO 8601), inclusive: a bare date includes that whole day (UTC)')
     .option('--max-active <n>', "runs of this backfill active at once (default: the pipeline's maxActiveRuns, shared)")
     .option('-p, --param <key=value>', 'run parameter (repeatable)', collectParam, {})
     .option('--dry-run', 'list the ticks; create nothing')
     .option('--json', 'print JSON')
     .action(async (id: string, o: { from: string; to: string; maxActive?: string; param: Record<string, string>; dryRun?: boolean; json?: boolean }) => {
       const from = parseDate('--from', o.from);
-      const to = parseDate('--to', o.to);
+      const to = parseDate('--to', o.to, true);
       const maxActive = o.maxActive === undefined ? undefined : Number(o.maxActive);
       if (maxActive !== undefined && !(Number.isInteger(maxActive) && maxActive >= 1)) throw new UsageError(`--max-active ${o.maxActive}: expected a whole number ≥ 1`);
       await withApp(async (app) => {
