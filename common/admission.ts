@@ -25,13 +25,28 @@ while redis.call('SCARD', KEYS[1]) < limit do
 end
 return admitted`;
 
-/** KEYS: active, pending, limit. ARGV: runId, score, limit. Returns {admitted ids}. */
-const RESERVE = `
+/**
+ * A run enters its lane, in one call: claim its id (unless a run holds it),
+ * write its control hash, index it, queue it and admit what fits.
+ * KEYS: active, pending, limit, meta, index. ARGV: runId, score, limit, claim
+ * (1/0), index score, then meta field/value pairs.
+ * Returns {claimed, active, admitted ids, index size, oldest index score}.
+ */
+const ENTER = `
+if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[4], 'root') == 1 then return {0, 0, {}, 0, 0} end
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[4], unpack(fields))
+redis.call('ZADD', KEYS[5], 'NX', ARGV[5], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[3])
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
 end
-${ADMIT_NEXT}`;
+local admitted = (function()
+${ADMIT_NEXT}
+end)()
+local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+return {1, redis.call('SISMEMBER', KEYS[1], ARGV[1]), admitted, redis.call('ZCARD', KEYS[5]), oldest[2] or 0}`;
 
 /** KEYS: active, pending, limit. ARGV: runId. */
 const RELEASE = `
@@ -83,9 +98,33 @@ export class Admission {
     return [k.active, k.pending, k.limit];
   }
 
-  /** Queues the run in its lane and admits what fits; returns the run ids admitted now (maybe this one). */
-  async reserve(lane: string, limit: number, runId: string, logicalMs: number): Promise<string[]> {
-    return (await this.redis.eval(RESERVE, 3, ...this.keys(lane), runId, logicalMs, limit)) as string[];
+  /**
+   * A run enters its lane (see ENTER). With `claim`, nothing is written when
+   * the run id is already held, and `claimed` is false.
+   */
+  async enter(e: {
+    lane: string;
+    limit: number;
+    runId: string;
+    logicalMs: number;
+    claim: boolean;
+    meta: Record<string, string | number>;
+    index: { key: string; score: number };
+  }): Promise<{ claimed: boolean; active: boolean; admitted: string[]; indexSize: number; oldestMs: number }> {
+    const [claimed, active, admitted, indexSize, oldest] = (await this.redis.eval(
+      ENTER,
+      5,
+      ...this.keys(e.lane),
+      this.metaKey(e.runId),
+      e.index.key,
+      e.runId,
+      e.logicalMs,
+      e.limit,
+      e.claim ? '1' : '0',
+      e.index.score,
+      ...Object.entries(e.meta).flat(),
+    )) as [number, number, string[], number, string | number];
+    return { claimed: claimed === 1, active: active === 1, admitted, indexSize, oldestMs: Number(oldest) };
   }
 
   /** Frees the run's slot (or its place in line); returns the run ids admitted in its place. */

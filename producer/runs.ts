@@ -20,6 +20,7 @@ import {
   type CompileOptions,
   type PipelineDefinition,
   type RunInfo,
+  type RunPlan,
   type StepTypeCatalog,
 } from '../flows/index.js';
 import { flowTree } from './flow-tree.js';
@@ -115,15 +116,16 @@ export class RunCreator {
   async start(pipelineId: string, req: RunRequest = {}): Promise<StartedRun> {
     const pipeline = this.pipeline(pipelineId);
     const run = this.describe(pipeline, req);
-    compileRun(pipeline, run, this.opts.catalog); // every input checked before anything is written
-    const meta = runMetaKey(this.opts.prefix, run.runId);
-    const { connection } = this.opts;
-    const claimed = await connection.hsetnx(meta, 'root', run.runId);
-    if (!claimed && !(await this.abandoned(run.runId))) return { runId: run.runId, created: false, queued: false };
+    const plan = compileRun(pipeline, run, this.opts.catalog); // every input checked before anything is written
     const lane = req.lane ?? { id: pipeline.id, limit: pipeline.maxActiveRuns };
-    const queued = await this.addAttempt({ pipeline, run, attempt: 1, trigger: req.trigger ?? 'manual', lane });
-    if (!req.skipTrim) await this.trim(pipeline);
-    return { runId: run.runId, created: true, queued };
+    const spec: AttemptSpec = { pipeline, run, attempt: 1, trigger: req.trigger ?? 'manual', lane };
+    let added = await this.addAttempt(spec, { claim: true, plan });
+    if (!added.claimed) {
+      if (!(await this.abandoned(run.runId))) return { runId: run.runId, created: false, queued: false };
+      added = await this.addAttempt(spec, { claim: false, plan });
+    }
+    if (!req.skipTrim && this.needsTrim(pipeline, added)) await this.trim(pipeline);
+    return { runId: run.runId, created: true, queued: added.queued };
   }
 
   /** A claimed run whose root was never added (its creator died): it may be created again. */
@@ -134,19 +136,39 @@ export class RunCreator {
     return Number(created ?? 0) + CREATE_GRACE_MS < Date.now();
   }
 
-  /** Adds one attempt of a run; returns true when it waits for a slot. */
-  async addAttempt(spec: AttemptSpec): Promise<boolean> {
+  private needsTrim(pipeline: PipelineDefinition, added: { indexSize: number; oldestMs: number }): boolean {
+    const keep = pipeline.retention.keepRuns ?? this.opts.keepRuns;
+    const maxAgeMs = (pipeline.retention.maxAgeDays ?? this.opts.runMaxAgeDays) * 86_400_000;
+    return added.indexSize > keep || added.oldestMs < Date.now() - maxAgeMs;
+  }
+
+  /**
+   * Adds one attempt of a run: one call enters it in its lane (claim, control
+   * hash, index, admission), then one FlowProducer.add adds it whole.
+   */
+  async addAttempt(
+    spec: AttemptSpec,
+    opts: { claim?: boolean; plan?: RunPlan } = {},
+  ): Promise<{ claimed: boolean; queued: boolean; indexSize: number; oldestMs: number }> {
     const { connection, prefix } = this.opts;
     const { run, attempt, lane } = spec;
     const base = attempt === 1 ? run.runId : `${run.runId}~${attempt}`;
-    const meta = runMetaKey(prefix, run.runId);
     const createdAt = Date.now();
-    await connection.hset(meta, { root: base, lane: lane.id, created: createdAt, attempt, pipeline: run.pipeline });
-    const admitted = await this.admission.reserve(lane.id, lane.limit, run.runId, Date.parse(run.logicalTime));
-    const active = admitted.includes(run.runId) || (await this.admission.isActive(lane.id, run.runId));
-    const compileOpts: CompileOptions = { base, ...(spec.reuse ? { reuse: spec.reuse } : {}), admit: !active };
-    const plan = compileRun(spec.pipeline, run, this.opts.catalog, compileOpts);
-    await (plan.admit ? connection.hset(meta, 'admit', plan.admit.jobId) : connection.hdel(meta, 'admit'));
+    const entered = await this.admission.enter({
+      lane: lane.id,
+      limit: lane.limit,
+      runId: run.runId,
+      logicalMs: Date.parse(run.logicalTime),
+      claim: opts.claim ?? false,
+      meta: { root: base, lane: lane.id, created: createdAt, attempt, pipeline: run.pipeline },
+      index: { key: runIndexKey(prefix, run.pipeline), score: createdAt },
+    });
+    if (!entered.claimed) return { ...entered, queued: false };
+    const compileOpts: CompileOptions = { base, ...(spec.reuse ? { reuse: spec.reuse } : {}), admit: !entered.active };
+    const reusable = opts.plan && entered.active && attempt === 1 && !spec.reuse;
+    const plan = reusable ? opts.plan! : compileRun(spec.pipeline, run, this.opts.catalog, compileOpts);
+    if (plan.admit) await connection.hset(runMetaKey(prefix, run.runId), 'admit', plan.admit.jobId);
+    else if (attempt > 1) await connection.hdel(runMetaKey(prefix, run.runId), 'admit');
     await this.flows.add(
       flowTree(plan, {
         trigger: spec.trigger,
@@ -157,12 +179,11 @@ export class RunCreator {
         ...(spec.reusedJobs ? { reusedJobs: spec.reusedJobs } : {}),
       }),
     );
-    await connection.zadd(runIndexKey(prefix, run.pipeline), createdAt, run.runId);
-    const others = admitted.filter((id) => id !== run.runId);
+    const others = entered.admitted.filter((id) => id !== run.runId);
     // admitted while its flow was being added: wake it now rather than at its re-check
-    if (!active && (await this.admission.isActive(lane.id, run.runId))) others.push(run.runId);
-    await this.admission.wake(others);
-    return !active;
+    if (!entered.active && (await this.admission.isActive(lane.id, run.runId))) others.push(run.runId);
+    if (others.length) await this.admission.wake(others);
+    return { claimed: true, queued: !entered.active, indexSize: entered.indexSize, oldestMs: entered.oldestMs };
   }
 
   /** Removes finished runs beyond the pipeline's retention (count and age), with all their jobs. */
