@@ -20,7 +20,7 @@ const RUN_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 2
 
 export const RUNS_TOTAL: StoredDef = {
   name: 'bullpen_runs_total',
-  help: 'Finished runs, by pipeline and final status (succeeded, failed).',
+  help: 'Finished runs, by pipeline and final status (succeeded, failed, cancelled).',
   type: 'counter',
   labels: ['pipeline', 'status'],
 };
@@ -33,7 +33,7 @@ export const RUN_DURATION: StoredDef = {
 };
 export const STEP_DURATION: StoredDef = {
   name: 'bullpen_step_duration_seconds',
-  help: "Duration of a step's last attempt, by final status (succeeded, failed); skipped steps are not counted.",
+  help: "Duration of a step's last attempt, by final status (succeeded, failed); skipped and cancelled steps are not counted.",
   type: 'histogram',
   labels: ['pipeline', 'step', 'status'],
   buckets: STEP_BUCKETS,

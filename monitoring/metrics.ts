@@ -7,7 +7,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { GATES_QUEUE, POOLS, RUNS_QUEUE, jobKey, parseStepQueue } from '../common/names.js';
+import { ADMISSION_QUEUE, GATES_QUEUE, POOLS, RUNS_QUEUE, TICKS_QUEUE, jobKey, parseStepQueue } from '../common/names.js';
 import { nextTicks, pipelineOfRun, type PipelineDefinition } from '../flows/index.js';
 import { keys } from './keys.js';
 import { LAST_SUCCESS, RUN_DURATION, RUNS_TOTAL, STEP_ATTEMPTS, STEP_DURATION } from './metric-defs.js';
@@ -62,7 +62,7 @@ export function createMetrics(o: MetricsOptions): BullpenMetrics {
       if (!(name.endsWith('_total') && type !== 'counter')) registry.registerMetric(m);
     }
   }
-  const queueNames = [RUNS_QUEUE, GATES_QUEUE, ...o.stepQueues];
+  const queueNames = [RUNS_QUEUE, GATES_QUEUE, ADMISSION_QUEUE, TICKS_QUEUE, ...o.stepQueues];
   const queues = new Map(queueNames.map((n) => [n, new Queue(n, { connection: redis, prefix })]));
   const q = (n: string): Queue => queues.get(n)!;
   const ids = o.pipelines.map((p) => p.id);
@@ -187,7 +187,7 @@ export function createMetrics(o: MetricsOptions): BullpenMetrics {
   const stepZeros = () =>
     o.pipelines.flatMap((p) => p.steps.flatMap((s) => ['succeeded', 'failed', 'retried'].map((outcome) => [p.id, s.id, outcome])));
   const stored: ReadOnScrape[] = [
-    storedCounter(redis, keys.counters(prefix), RUNS_TOTAL, zeros(['succeeded', 'failed'])),
+    storedCounter(redis, keys.counters(prefix), RUNS_TOTAL, zeros(['succeeded', 'failed', 'cancelled'])),
     storedCounter(redis, keys.counters(prefix), STEP_ATTEMPTS, stepZeros),
     storedHistogram(redis, keys.histograms(prefix), RUN_DURATION),
     storedHistogram(redis, keys.histograms(prefix), STEP_DURATION),

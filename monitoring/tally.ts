@@ -7,11 +7,12 @@
  * stream, up to BullMQ's cap of about 10,000 per queue).
  */
 import type { Redis } from 'ioredis';
-import { SKIPPED_PREFIX } from '../common/jobs.js';
+import { CANCELLED_REASON, SKIPPED_PREFIX } from '../common/jobs.js';
 import { RUNS_QUEUE, jobKey } from '../common/names.js';
 import { pipelineOfRun } from '../flows/index.js';
 import { startEventFeed, type EventFeed, type FinishedEvent } from './feed.js';
 import { NEWER_LUA, keys } from './keys.js';
+import { isCancelled, runIdOfRoot } from './runs.js';
 import { LAST_SUCCESS, RUN_DURATION, RUNS_TOTAL, STEP_ATTEMPTS, STEP_DURATION, bucketIndex, field, type StoredDef } from './metric-defs.js';
 
 const APPLY_LUA = `${NEWER_LUA}
@@ -36,9 +37,10 @@ export function stepOfJob(jobId: string): { pipeline: string; step: string } | u
   return parts.length === 3 && parts.every((p) => p !== '') ? { pipeline: parts[0]!, step: parts[2]! } : undefined;
 }
 
-/** A step failed because of another step (its dependency, or its run), not by itself. */
+/** A step failed because of something else (its dependency, its run failing or being cancelled), not by itself. */
 export function isSecondaryFailure(reason: string | undefined): boolean {
-  return /^child .+ failed$/.test(reason ?? '') || (reason ?? '').startsWith(SKIPPED_PREFIX);
+  const r = reason ?? '';
+  return /^child .+ failed$/.test(r) || r.startsWith(SKIPPED_PREFIX) || r === CANCELLED_REASON;
 }
 
 function observe(def: StoredDef, labels: string[], seconds: number): Op[] {
@@ -76,7 +78,8 @@ export async function startTally(o: TallyOptions): Promise<Tally> {
     if (e.queue === RUNS_QUEUE) {
       const [created, finished] = (await connection.hmget(key, 'timestamp', 'finishedOn')).map(num);
       const pipeline = pipelineOfRun(e.jobId);
-      const status = e.event === 'completed' ? 'succeeded' : 'failed';
+      const status =
+        e.event === 'completed' ? 'succeeded' : (await isCancelled(connection, prefix, runIdOfRoot(e.jobId))) ? 'cancelled' : 'failed';
       const ops: Op[] = [['c', field(RUNS_TOTAL.name, [pipeline, status]), '1']];
       if (created !== undefined && finished !== undefined) ops.push(...observe(RUN_DURATION, [pipeline], Math.max(0, finished - created) / 1000));
       if (status === 'succeeded' && finished !== undefined) ops.push(['m', field(LAST_SUCCESS, [pipeline]), String(finished / 1000)]);

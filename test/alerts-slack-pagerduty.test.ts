@@ -15,6 +15,8 @@ import { createEngine, type TestEngine } from './helpers/engine.js';
 import { startFakePagerDuty, type FakePagerDuty } from './helpers/fake-pagerduty.js';
 import { startFakeSlack, type FakeSlack } from './helpers/fake-slack.js';
 import { eventIdOf, startTestMonitor, until } from './helpers/monitoring.js';
+import { parseSamples, sampleValue } from './helpers/prom-text.js';
+import { Recorder } from './helpers/recorder.js';
 
 const SLACK_TOKEN = 'xoxb-test-secret-token';
 const ROUTING_KEY = 'pd-routing-secret-key';
@@ -48,7 +50,19 @@ const load = task('load', {
 });
 const report = task('report', { dependsOn: [load], run: () => 'reported' });
 const breaking = definePipeline({ id: 'breaking', alerts: { slackChannel: '#ml-alerts', severity: 'critical' }, steps: [load, report] });
-const pipelines = [flaky, breaking];
+const started = new Recorder();
+const held = definePipeline({
+  id: 'held',
+  steps: [
+    task('wait', {
+      run: (ctx) => {
+        started.record(ctx.runId, 'wait', 'start');
+        return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+      },
+    }),
+  ],
+});
+const pipelines = [flaky, breaking, held];
 
 let engine: TestEngine;
 let slack: FakeSlack;
@@ -172,6 +186,22 @@ describe('alerts from failed runs', () => {
       },
     ]);
     expect(pd.events.slice(1)).toEqual([{ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: 'bullpen/breaking' }]);
+  });
+
+  it('a cancelled run sends nothing and is counted as cancelled, not failed', async () => {
+    const before = [slack.calls.length, pd.events.length];
+    const { runId } = await engine.runs.start('held');
+    await started.waitFor((e) => e.runId === runId);
+    await engine.control.cancel(runId);
+    expect((await engine.watcher.wait(runId, 20_000)).status).toBe('cancelled');
+    await settled(runId, 'failed');
+    const id = await eventIdOf(engine.connection, engine.prefix, RUNS_QUEUE, 'failed', runId);
+    await Promise.all(monitors.map((m) => m.tally.through(RUNS_QUEUE, id)));
+    expect([slack.calls.length, pd.events.length]).toEqual(before);
+    const samples = parseSamples(await monitors[1]!.metrics.registry.metrics());
+    expect(sampleValue(samples, 'bullpen_runs_total', { pipeline: 'held', status: 'cancelled' })).toBe(1);
+    expect(sampleValue(samples, 'bullpen_runs_total', { pipeline: 'held', status: 'failed' })).toBe(0);
+    expect(sampleValue(samples, 'bullpen_step_attempts_total', { pipeline: 'held', step: 'wait', outcome: 'failed' })).toBe(0);
   });
 
   it('no secret appears in any log line', () => {

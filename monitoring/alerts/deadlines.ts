@@ -10,6 +10,7 @@ import type { RunJobData } from '../../common/jobs.js';
 import { RUNS_QUEUE, jobKey } from '../../common/names.js';
 import { nextTicks, pipelineOfRun, type PipelineDefinition } from '../../flows/index.js';
 import { keys } from '../keys.js';
+import { isCancelled, runIdOfRoot } from '../runs.js';
 import { pagerDutyDeadline, slackDeadline, type MissedDeadline } from './messages.js';
 import type { AlertTargets } from './listener.js';
 import { PUSH_LUA } from './listener.js';
@@ -70,11 +71,12 @@ export function startDeadlineChecker(o: DeadlineCheckerOptions): DeadlineChecker
   async function sweep(): Promise<number> {
     if (withDeadline.size === 0) return 0;
     let alerted = 0;
-    for (const runId of await unfinishedRuns()) {
-      const p = withDeadline.get(pipelineOfRun(runId));
+    for (const rootId of await unfinishedRuns()) {
+      const p = withDeadline.get(pipelineOfRun(rootId));
       if (!p) continue;
-      const raw = await redis.hget(jobKey(prefix, RUNS_QUEUE, runId), 'data');
-      if (!raw) continue;
+      const runId = runIdOfRoot(rootId);
+      const raw = await redis.hget(jobKey(prefix, RUNS_QUEUE, rootId), 'data');
+      if (!raw || (await isCancelled(redis, prefix, runId))) continue;
       const data = JSON.parse(raw) as RunJobData;
       const deadline = deadlineOf(new Date(data.logicalTime), p.alerts!.deadline!, p.alerts!.tz ?? p.schedule?.tz ?? 'UTC');
       if (now() < deadline.getTime()) continue;

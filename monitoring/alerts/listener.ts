@@ -14,6 +14,7 @@ import { startEventFeed, type EventFeed, type FinishedEvent } from '../feed.js';
 import { NEWER_LUA, keys } from '../keys.js';
 import { pagerDutyResolve, pagerDutyTrigger, slackFailure, slackRecovery, type AlertTarget } from './messages.js';
 import type { OutboxItem } from './outbox.js';
+import { isCancelled, runIdOfRoot } from '../runs.js';
 import type { Log, Redact } from './redact.js';
 import { readRunFailure } from './run-report.js';
 
@@ -108,17 +109,19 @@ export async function startAlertListener(o: AlertListenerOptions): Promise<Alert
   const { connection: redis, prefix, targets } = o;
   async function handle(e: FinishedEvent): Promise<void> {
     const pipeline = pipelineOfRun(e.jobId);
+    const runId = runIdOfRoot(e.jobId);
     let mode: 'open' | 'close';
     let items: SinkItems;
     if (e.event === 'failed') {
+      if (await isCancelled(redis, prefix, runId)) return; // cancelled on purpose: no alert
       const failure = await readRunFailure(redis, prefix, e.jobId);
       const t = targets.target(failure.pipeline);
       mode = 'open';
-      items = targets.items(pipeline, `failure of run ${e.jobId}`, () => slackFailure(failure, t), () => pagerDutyTrigger(failure, t));
+      items = targets.items(pipeline, `failure of run ${runId}`, () => slackFailure(failure, t), () => pagerDutyTrigger(failure, t));
     } else {
       const t = targets.target(pipeline);
       mode = 'close';
-      items = targets.items(pipeline, `recovery of ${pipeline}`, () => slackRecovery(pipeline, e.jobId, t), () => pagerDutyResolve(pipeline));
+      items = targets.items(pipeline, `recovery of ${pipeline}`, () => slackRecovery(pipeline, runId, t), () => pagerDutyResolve(pipeline));
     }
     const queued = await redis.eval(
       EVENT_LUA,
@@ -131,7 +134,7 @@ export async function startAlertListener(o: AlertListenerOptions): Promise<Alert
       e.id,
       mode,
       pipeline,
-      e.jobId,
+      runId,
       ...items,
     );
     if (queued === 1) o.onQueued?.();

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { RunJobData } from '../../common/jobs.js';
 import { RUNS_QUEUE, jobKey } from '../../common/names.js';
 import { pipelineOfRun } from '../../flows/index.js';
+import { runIdOfRoot } from '../runs.js';
 import { isSecondaryFailure } from '../tally.js';
 
 export interface RunFailure {
@@ -33,12 +34,13 @@ function parseData(raw: string | null | undefined): RunJobData | undefined {
   }
 }
 
-export async function readRunFailure(redis: Redis, prefix: string, runId: string, now = Date.now()): Promise<RunFailure> {
-  const [rawData, finishedOn, rootReason] = await redis.hmget(jobKey(prefix, RUNS_QUEUE, runId), 'data', 'finishedOn', 'failedReason');
+/** The failure of the run whose root job (`<runId>`, or `<runId>~<attempt>` for a retry) failed. */
+export async function readRunFailure(redis: Redis, prefix: string, rootJobId: string, now = Date.now()): Promise<RunFailure> {
+  const [rawData, finishedOn, rootReason] = await redis.hmget(jobKey(prefix, RUNS_QUEUE, rootJobId), 'data', 'finishedOn', 'failedReason');
   const data = parseData(rawData);
   const base = {
-    pipeline: data?.pipeline ?? pipelineOfRun(runId),
-    runId,
+    pipeline: data?.pipeline ?? pipelineOfRun(rootJobId),
+    runId: data?.runId ?? runIdOfRoot(rootJobId),
     logicalTime: data?.logicalTime ?? '',
     failedAt: Number(finishedOn) || now,
   };
