@@ -17,9 +17,9 @@ import { stepOfJob } from './tally.js';
 export const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 const UNFINISHED = ['waiting-children', 'waiting', 'active', 'delayed', 'prioritized'] as const;
 
-/** Circuit breaker state as a number: 0 closed, 0.5 half-open, 1 open. */
+/** Circuit breaker state as a number: 0 closed, 1 half-open, 2 open (as the backends' breakers report it). */
 export type BreakerStates = () => Record<string, 'closed' | 'halfOpen' | 'open'>;
-const BREAKER_VALUE = { closed: 0, halfOpen: 0.5, open: 1 } as const;
+const BREAKER_VALUE = { closed: 0, halfOpen: 1, open: 2 } as const;
 
 export interface MetricsOptions {
   /** Shared connection for reads. */
@@ -173,7 +173,7 @@ export function createMetrics(o: MetricsOptions): BullpenMetrics {
     const states = o.breakers;
     new Gauge({
       name: 'bullpen_circuit_state',
-      help: "State of this process's circuit breakers around alert sinks: 0 closed, 0.5 half-open, 1 open.",
+      help: "State of this process's circuit breakers around alert sinks: 0 closed, 1 half-open, 2 open.",
       labelNames: ['breaker'],
       registers,
       collect() {

@@ -5,6 +5,7 @@
  * inside a worker's job path, so a slow or failing sink never slows a step.
  */
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { POOLS, stepQueue } from '../common/names.js';
 import type { PipelineDefinition } from '../flows/index.js';
 import { startDeadlineChecker, type DeadlineChecker } from './alerts/deadlines.js';
@@ -116,7 +117,7 @@ export interface ProcessMetricsOptions {
 }
 
 /** `/metrics` for processes other than the monitor (workers, dev, scheduler): the same series, read from Redis. */
-export async function serveMetrics(o: ProcessMetricsOptions): Promise<{ server: MetricsServer; close(): Promise<void> }> {
+export async function serveMetrics(o: ProcessMetricsOptions): Promise<{ server: MetricsServer; registry: Registry; close(): Promise<void> }> {
   const metrics = createMetrics({ connection: o.connection, prefix: o.prefix, pipelines: o.pipelines, stepQueues: stepQueuesOf(o.stepTypes) });
   const log = o.log ?? ((l: string) => console.error(l));
   const server = await startMetricsServer({
@@ -127,6 +128,8 @@ export async function serveMetrics(o: ProcessMetricsOptions): Promise<{ server: 
   });
   return {
     server,
+    /** Add the process's own metrics here (e.g. the backends' breakers). */
+    registry: metrics.registry,
     close: async () => {
       await server.close();
       await metrics.close();

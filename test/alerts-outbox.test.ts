@@ -50,7 +50,7 @@ describe('alert outbox', () => {
       await slack.waitForRefused(3);
       await until('a Slack breaker is open', async () => monitors.some((m) => m.senders.slack!.breaker.opened));
       const gauge = await Promise.all(monitors.map((m) => m.metrics.registry.getSingleMetricAsString('bullpen_circuit_state')));
-      expect(gauge.join('\n')).toMatch(/bullpen_circuit_state\{breaker="slack"\} 1/);
+      expect(gauge.join('\n')).toMatch(/bullpen_circuit_state\{breaker="slack"\} 2/);
       expect(await outboxLength()).toBe(1);
 
       // steps and runs go on while Slack is down
