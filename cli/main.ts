@@ -4,6 +4,9 @@ import { ConfigError } from '../common/config.js';
 import { RedisUnavailableError } from '../common/redis.js';
 import { PipelineDefinitionError, RunRequestError } from '../flows/index.js';
 import { UsageError } from './app.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerModels } from './commands/models.js';
+import { registerMonitor } from './commands/monitor.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerValidate } from './commands/validate.js';
@@ -17,6 +20,9 @@ const program = new Command('bullpen')
 registerValidate(program);
 registerRuns(program);
 registerSchedule(program);
+registerMonitor(program);
+registerModels(program);
+registerDoctor(program);
 registerWorker(program);
 
 try {

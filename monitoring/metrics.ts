@@ -173,7 +173,7 @@ export function createMetrics(o: MetricsOptions): BullpenMetrics {
     const states = o.breakers;
     new Gauge({
       name: 'bullpen_circuit_state',
-      help: "State of this process's circuit breakers around alert sinks: 0 closed, 1 half-open, 2 open.",
+      help: "State of this process's circuit breakers (backends, alert sinks): 0 closed, 1 half-open, 2 open.",
       labelNames: ['breaker'],
       registers,
       collect() {

@@ -38,7 +38,11 @@ export interface MonitorOptions {
   outbox?: OutboxTuning;
   /** Where log lines go (after redaction). @defaultValue stderr */
   log?: Log;
+  /** States of this process's other circuit breakers (e.g. the backends'), for `bullpen_circuit_state`. */
+  breakers?: () => Record<string, BreakerStateName>;
 }
+
+export type BreakerStateName = 'closed' | 'halfOpen' | 'open';
 
 export interface Monitor {
   metrics: BullpenMetrics;
@@ -80,10 +84,12 @@ export async function startMonitor(o: MonitorOptions): Promise<Monitor> {
     prefix: o.prefix,
     pipelines: o.pipelines,
     stepQueues,
-    breakers: () =>
-      Object.fromEntries(
+    breakers: () => ({
+      ...o.breakers?.(),
+      ...Object.fromEntries(
         Object.entries(senders).map(([name, x]) => [name, x.breaker.opened ? 'open' : x.breaker.halfOpen ? 'halfOpen' : 'closed'] as const),
       ),
+    }),
   });
   const server =
     s.metricsPort > 0
@@ -114,11 +120,19 @@ export interface ProcessMetricsOptions {
   port?: number;
   host?: string;
   log?: Log;
+  /** States of this process's circuit breakers, for `bullpen_circuit_state`. */
+  breakers?: () => Record<string, BreakerStateName>;
 }
 
 /** `/metrics` for processes other than the monitor (workers, dev, scheduler): the same series, read from Redis. */
 export async function serveMetrics(o: ProcessMetricsOptions): Promise<{ server: MetricsServer; registry: Registry; close(): Promise<void> }> {
-  const metrics = createMetrics({ connection: o.connection, prefix: o.prefix, pipelines: o.pipelines, stepQueues: stepQueuesOf(o.stepTypes) });
+  const metrics = createMetrics({
+    connection: o.connection,
+    prefix: o.prefix,
+    pipelines: o.pipelines,
+    stepQueues: stepQueuesOf(o.stepTypes),
+    ...(o.breakers ? { breakers: o.breakers } : {}),
+  });
   const log = o.log ?? ((l: string) => console.error(l));
   const server = await startMetricsServer({
     registry: metrics.registry,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND_DEFAULTS, loadBackendConfig } from '../common/backend-config.js';
 import { ConfigError } from '../common/config.js';
 import { Breaker } from '../workers/backends/breaker.js';
-import { registerBreakerMetrics } from '../workers/backends/breaker-metrics.js';
+import { backendBreakerStates, registerBreakerMetrics } from '../workers/backends/breaker-metrics.js';
 
 let dir: string;
 beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), 'bullpen-config-'))));
@@ -67,13 +67,14 @@ describe('backend configuration', () => {
 });
 
 describe('breaker metrics', () => {
-  it('exports each breaker state as a gauge', async () => {
+  it('reports each breaker state for bullpen_circuit_state, and its window calls as a gauge', async () => {
     const register = new Registry();
     registerBreakerMetrics(register);
     const b = new Breaker('metrics-test', { volume: 1, resetMs: 60_000 });
+    expect(backendBreakerStates()['metrics-test']).toBe('closed');
     await b.call(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    expect(backendBreakerStates()['metrics-test']).toBe('open');
     const text = await register.metrics();
-    expect(text).toContain('bullpen_circuit_breaker_state{breaker="metrics-test"} 2');
     expect(text).toContain('bullpen_circuit_breaker_window_calls{breaker="metrics-test",outcome="failure"} 1');
     b.shutdown();
     expect(await register.metrics()).not.toContain('breaker="metrics-test"');

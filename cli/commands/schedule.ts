@@ -5,6 +5,7 @@ import { nextTicks } from '../../flows/index.js';
 import { backfill } from '../../producer/backfill.js';
 import { Scheduler } from '../../producer/scheduler.js';
 import { openApp, UsageError, type App } from '../app.js';
+import { observe } from '../observe.js';
 import { parseDate } from '../dates.js';
 import { table } from '../format.js';
 import { collectParam, withApp } from './runs.js';
@@ -42,12 +43,13 @@ export function registerSchedule(program: Command): void {
       const app = await openApp();
       const scheduler = startScheduler(app);
       await scheduler.start();
-      console.log(`scheduler ready: ${app.pipelines.filter((p) => p.schedule).length} scheduled pipelines`);
+      const metrics = await observe(app, 'scheduler');
+      console.log(`scheduler ready: ${app.pipelines.filter((p) => p.schedule).length} scheduled pipelines${metrics.url ? `, metrics ${metrics.url}` : ''}`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
-      await scheduler.close();
+      await Promise.all([scheduler.close(), metrics.close()]);
       await app.close();
     });
 

@@ -5,6 +5,11 @@ import type { RunState } from '../../producer/state.js';
 import { startWorkerPool, type WorkerPool } from '../../workers/worker.js';
 import { openApp, UsageError, type App } from '../app.js';
 import { duration } from '../format.js';
+import { loadBackendConfig } from '../../common/backend-config.js';
+import { redactUrl } from '../../common/redis.js';
+import { describeOutputs } from '../../workers/backends/index.js';
+import { observe } from '../observe.js';
+import { checkPrerequisites, formatChecks } from './doctor.js';
 import { renderRun } from './runs.js';
 import { startScheduler } from './schedule.js';
 
@@ -68,31 +73,45 @@ export function registerWorker(program: Command): void {
       }
       const pool = startPool(app, o.pool as Pool, { ...(steps ? { steps } : {}), concurrency: o.concurrency, ...(o.maxJobs ? { maxJobs: o.maxJobs } : {}) });
       await pool.ready();
-      console.log(`worker ready: pool ${o.pool}, pid ${process.pid}, queues ${pool.queues.join(', ')}`);
-      await runUntilStopped(app, [pool], o.maxJobs ? pool.exhausted : undefined);
+      const metrics = await observe(app, 'worker');
+      console.log(`worker ready: pool ${o.pool}, pid ${process.pid}, queues ${pool.queues.join(', ')}${metrics.url ? `, metrics ${metrics.url}` : ''}`);
+      await runUntilStopped(app, [pool], o.maxJobs ? pool.exhausted : undefined, () => metrics.close());
     });
 
   program
     .command('dev')
     .description('everything in one process for local use: workers for both pools, and a first run')
-    .option('--pipeline <id>', 'pipeline to run at start', 'hello')
+    .option('--pipeline <id>', 'pipeline to run at start', 'weekly-recommendations')
     .option('--no-run', 'start the workers only')
     .option('--once', 'exit when the first run ends (exit 1 if it failed)')
     .action(async (o: { pipeline: string; run: boolean; once?: boolean }) => {
+      const missing = (await checkPrerequisites()).filter((c) => !c.ok);
+      if (missing.length) {
+        console.error(`bullpen dev: missing prerequisites:\n${formatChecks(missing)}`);
+        process.exitCode = 2;
+        return;
+      }
       const app = await openApp();
       const pools = POOLS.map((p) => startPool(app, p, {}));
       await Promise.all(pools.map((p) => p.ready()));
       const scheduler = startScheduler(app);
       await scheduler.start();
-      console.log(`bullpen dev: workers (cpu and gpu pools) and scheduler ready, Redis ${app.config.redisUrl.replace(/\/\/[^@]*@/, '//***@')}, prefix ${app.config.prefix}`);
-      console.log(`pipelines: ${app.pipelines.map((p) => p.id).join(', ')}`);
+      const monitor = await observe(app, 'dev');
+      console.log(`bullpen dev: workers (cpu and gpu pools), scheduler and monitor ready, Redis ${redactUrl(app.config.redisUrl)}, prefix ${app.config.prefix}`);
+      console.log(`pipelines: ${app.pipelines.map((p) => p.id).join(', ')}${monitor.url ? `; metrics ${monitor.url}` : ''}`);
       let first: Promise<RunState> | undefined;
       if (o.run) {
         const { runId } = await app.runs.start(o.pipeline, { trigger: 'dev' });
         console.log(`started run ${runId}`);
         first = follow(app, runId);
         first.then(
-          (r) => console.log(`${renderRun(r)}\n\nrun again: npx bullpen run ${o.pipeline} --wait   inspect: npx bullpen runs show ${runId}`),
+          (r) => {
+            console.log(renderRun(r));
+            const outputs = describeOutputs(loadBackendConfig(), { pipeline: o.pipeline, runId });
+            if (outputs.length) console.log(`\noutputs:\n${outputs.map((l) => `  ${l}`).join('\n')}`);
+            console.log(`\nrun again: npx bullpen run ${o.pipeline} --wait   inspect: npx bullpen runs show ${runId} --logs`);
+            if (monitor.url) console.log(`metrics: ${monitor.url}`);
+          },
           (err: Error) => console.error(err.message),
         );
       }
@@ -101,7 +120,9 @@ export function registerWorker(program: Command): void {
         if (r?.status !== 'succeeded') process.exitCode = 1;
       }
       if (!o.once) console.log('Ctrl-C to stop');
-      await runUntilStopped(app, pools, o.once ? Promise.resolve() : undefined, () => scheduler.close());
+      await runUntilStopped(app, pools, o.once ? Promise.resolve() : undefined, async () => {
+        await Promise.all([scheduler.close(), monitor.close()]);
+      });
     });
 }
 

@@ -12,7 +12,8 @@ export interface BullpenProcess {
 }
 
 export function spawnBullpen(args: string[], env: Record<string, string>): BullpenProcess {
-  const proc = spawn(process.execPath, ['bin/bullpen.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // no /metrics server unless a test asks: test processes would compete for the port
+  const proc = spawn(process.execPath, ['bin/bullpen.js', ...args], { env: { ...process.env, BULLPEN_METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer): void => {

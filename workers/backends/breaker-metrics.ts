@@ -1,22 +1,17 @@
 /**
- * Circuit breaker state for Prometheus: `bullpen_circuit_breaker_state`
- * (0 closed, 1 half-open, 2 open) and the rolling-window failures and
- * fail-fast rejections, one series per breaker of this process.
+ * Circuit breakers of the backends for Prometheus: their states feed
+ * `bullpen_circuit_state` (monitoring/, with the alert sinks' breakers), and
+ * `bullpen_circuit_breaker_window_calls` counts the rolling window's calls.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { breakerSnapshots, breakerStateValue } from './breaker.js';
+import { breakerSnapshots } from './breaker.js';
+
+/** Each backend breaker's state, by name, as `bullpen_circuit_state` takes it. */
+export function backendBreakerStates(): Record<string, 'closed' | 'halfOpen' | 'open'> {
+  return Object.fromEntries(breakerSnapshots().map((b) => [b.name, b.state === 'half-open' ? 'halfOpen' : b.state]));
+}
 
 export function registerBreakerMetrics(register: Registry): void {
-  new Gauge({
-    name: 'bullpen_circuit_breaker_state',
-    help: 'Circuit breaker of a backend (bigquery, gcs, registry, serving): 0 closed, 1 half-open, 2 open',
-    labelNames: ['breaker'],
-    registers: [register],
-    collect() {
-      this.reset();
-      for (const b of breakerSnapshots()) this.set({ breaker: b.name }, breakerStateValue(b.state));
-    },
-  });
   new Gauge({
     name: 'bullpen_circuit_breaker_window_calls',
     help: 'Calls through a circuit breaker in its rolling window, by outcome (failure, success, rejected while open)',

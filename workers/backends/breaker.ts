@@ -120,12 +120,8 @@ export class Breaker {
 
 const registry = new Map<string, Breaker>();
 
-/** Every live breaker of this process, for metrics (`bullpen_circuit_breaker_state`). */
+/** Every live breaker of this process, for metrics (`bullpen_circuit_state`). */
 export function breakerSnapshots(): BreakerSnapshot[] {
   return [...registry.values()].map((b) => b.snapshot());
 }
 
-/** Numeric state for a gauge: 0 closed, 1 half-open, 2 open. */
-export function breakerStateValue(state: BreakerState): number {
-  return state === 'closed' ? 0 : state === 'half-open' ? 1 : 2;
-}
