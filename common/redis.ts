@@ -7,7 +7,10 @@ import { Redis, type RedisOptions } from 'ioredis';
  * be cut off by a retry limit (`maxRetriesPerRequest: null`).
  */
 export function connect(url: string, opts: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...opts });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...opts });
+  // one line, not ioredis's unhandled-error stack; ioredis reconnects by itself
+  redis.on('error', (err: Error) => console.error(`redis ${redactUrl(url)}: ${err.message}`));
+  return redis;
 }
 
 export class RedisUnavailableError extends Error {

@@ -122,7 +122,15 @@ export function compileRun(
     const typeName = stepTypeName(s.type);
     const type = catalog.get(typeName);
     if (!type) throw new RunRequestError(`pipeline ${pipeline.id}, step ${s.id}: unknown step type "${typeName}"`);
-    const raw = typeof s.input === 'function' ? (s.input as (r: RunInfo) => unknown)(run) : s.input;
+    let raw: unknown = s.input;
+    if (typeof s.input === 'function') {
+      try {
+        raw = (s.input as (r: RunInfo) => unknown)(run);
+      } catch (err) {
+        problems.push(`step ${s.id}, input: the input function threw: ${(err as Error).message}`);
+        continue;
+      }
+    }
     const issues = inputIssues(type, raw);
     for (const i of issues) problems.push(`step ${s.id}, ${i.path}: ${i.message}`);
     const parsed = issues.length ? raw : type.input.parse(raw);

@@ -71,10 +71,12 @@ export class RunReader {
 
   async get(runId: string): Promise<RunState | undefined> {
     const meta = await this.connection.hgetall(runMetaKey(this.prefix, runId));
-    const root = await Job.fromId<RunJobData>(this.queue(RUNS_QUEUE), meta.root ?? runId);
+    // state before job: a job read after its state is at least as new (a finished state has its finishedOn)
+    const rootId = meta.root ?? runId;
+    const rootState = await this.queue(RUNS_QUEUE).getJobState(rootId);
+    const root = await Job.fromId<RunJobData>(this.queue(RUNS_QUEUE), rootId);
     if (!root) return undefined;
-    const [rootState, steps, waitingBehind] = await Promise.all([
-      root.getState(),
+    const [steps, waitingBehind] = await Promise.all([
       Promise.all(root.data.steps.map((s) => this.step(s))),
       this.connection.zrank(laneKeys(this.prefix, root.data.lane ?? root.data.pipeline).pending, runId),
     ]);
@@ -112,9 +114,9 @@ export class RunReader {
 
   private async step(s: RunJobData['steps'][number]): Promise<StepState> {
     const base = { id: s.id, jobId: s.jobId, queue: s.queue, dependsOn: s.dependsOn };
+    const state = await this.queue(s.queue).getJobState(s.jobId);
     const job = await Job.fromId(this.queue(s.queue), s.jobId);
     if (!job) return { ...base, status: 'missing', attempts: 0 };
-    const state = await job.getState();
     // BullMQ fails a parent whose child failed (failParentOnFailure) with "child <key> failed"
     const childKey = /^child (.+) failed$/.exec(job.failedReason ?? '')?.[1];
     const upstream = childKey === undefined ? undefined : ((job.data as StepJobData).deps?.[childKey.slice(childKey.lastIndexOf(':') + 1)] ?? childKey);
@@ -149,7 +151,7 @@ export class RunReader {
       ...base,
       status,
       attempts: status === 'skipped' ? 0 : job.attemptsMade,
-      ...(job.processedOn ? { startedAt: job.processedOn } : {}),
+      ...(job.processedOn && status !== 'skipped' ? { startedAt: job.processedOn } : {}),
       ...(finished && job.finishedOn ? { finishedAt: job.finishedOn } : {}),
       ...(finished && job.finishedOn && job.processedOn ? { durationMs: job.finishedOn - job.processedOn } : {}),
       ...(status === 'succeeded' ? { output: job.returnvalue } : {}),

@@ -12,7 +12,8 @@ import { definePipeline, loadPipelines, task } from '../flows/index.js';
 import { backfill } from '../producer/backfill.js';
 import { Scheduler } from '../producer/scheduler.js';
 import { createEngine, type TestEngine } from './helpers/engine.js';
-import { spawnBullpen, waitGone } from './helpers/process.js';
+import { startCli } from './helpers/cli.js';
+import { waitGone } from './helpers/process.js';
 import { Recorder } from './helpers/recorder.js';
 
 const rec = new Recorder();
@@ -118,9 +119,9 @@ describe('retry', () => {
 describe('cancel', () => {
   it('aborts a running step in another process (killing its subprocess); later steps never start', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bullpen-cancel-'));
-    const w = spawnBullpen(['worker'], { BULLPEN_REDIS_URL: engine.url, BULLPEN_PREFIX: engine.prefix, BULLPEN_PIPELINES: 'test/fixtures/procs' });
+    const w = startCli(['worker'], { redisUrl: engine.url, prefix: engine.prefix, pipelines: 'test/fixtures/procs' });
     try {
-      await w.waitFor(/worker ready/);
+      await w.waitForLine(/worker ready/);
       const { runId } = await engine.runs.start('cancellable', { params: { dir } });
       const pid = await new Promise<number>((resolve, reject) => {
         const deadline = Date.now() + 20_000;
@@ -138,8 +139,7 @@ describe('cancel', () => {
       await waitGone(pid);
       await expect(engine.control.cancel(runId)).rejects.toThrow(`run ${runId} already ended (cancelled): nothing to cancel`);
     } finally {
-      w.proc.kill('SIGTERM');
-      await w.exited;
+      await w.stop('SIGTERM');
       await rm(dir, { recursive: true, force: true });
     }
   });

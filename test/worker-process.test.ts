@@ -12,13 +12,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ownedConnection } from '../common/redis.js';
 import { loadPipelines } from '../flows/index.js';
 import { createEngine, type TestEngine } from './helpers/engine.js';
-import { spawnBullpen, type BullpenProcess } from './helpers/process.js';
+import { startCli, type LongCommand } from './helpers/cli.js';
 
 const FIXTURES = 'test/fixtures/procs';
 let engine: TestEngine;
 let dir: string;
 let events: QueueEvents;
-const procs: BullpenProcess[] = [];
+const procs: LongCommand[] = [];
 
 beforeAll(async () => {
   const { pipelines } = await loadPipelines(FIXTURES);
@@ -31,18 +31,16 @@ afterAll(async () => {
   await engine.close();
 });
 afterEach(async () => {
-  for (const p of procs.splice(0)) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
+  for (const p of procs.splice(0)) p.kill();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function worker(extraArgs: string[] = [], env: Record<string, string> = {}): BullpenProcess {
-  const p = spawnBullpen(['worker', '--pool', 'cpu', ...extraArgs], {
-    BULLPEN_REDIS_URL: engine.url,
-    BULLPEN_PREFIX: engine.prefix,
-    BULLPEN_PIPELINES: FIXTURES,
-    BULLPEN_LOCK_DURATION_MS: '2000',
-    BULLPEN_STALLED_INTERVAL_MS: '1000',
-    ...env,
+function worker(extraArgs: string[] = [], env: Record<string, string> = {}): LongCommand {
+  const p = startCli(['worker', '--pool', 'cpu', ...extraArgs], {
+    redisUrl: engine.url,
+    prefix: engine.prefix,
+    pipelines: FIXTURES,
+    extra: { BULLPEN_LOCK_DURATION_MS: '2000', BULLPEN_STALLED_INTERVAL_MS: '1000', ...env },
   });
   procs.push(p);
   return p;
@@ -67,10 +65,9 @@ describe('worker processes', () => {
   it('SIGTERM: an active step finishes within the grace period, then the worker exits 0', async () => {
     const runId = await startResumable(1);
     const w = worker();
-    await w.waitFor(/worker ready/);
+    await w.waitForLine(/worker ready/);
     await active(`${runId}.work`);
-    w.proc.kill('SIGTERM');
-    expect(await w.exited).toBe(0);
+    expect((await w.stop('SIGTERM')).code).toBe(0);
     const run = await engine.reader.get(runId);
     expect(run!.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, output: { stdoutTail: 'slept' } });
   });
@@ -78,40 +75,36 @@ describe('worker processes', () => {
   it('SIGTERM: past the grace period the step is handed back, not failed, and another worker runs it', async () => {
     const runId = await startResumable(30);
     const w = worker([], { BULLPEN_SHUTDOWN_GRACE_MS: '300' });
-    await w.waitFor(/worker ready/);
+    await w.waitForLine(/worker ready/);
     await active(`${runId}.work`);
-    w.proc.kill('SIGTERM');
-    expect(await w.exited).toBe(0);
+    expect((await w.stop('SIGTERM')).code).toBe(0);
     const handedBack = await engine.reader.get(runId);
     expect(handedBack!.steps[0]).toMatchObject({ status: 'queued', attempts: 0 });
     const w2 = worker();
     const run = await engine.watcher.wait(runId, 20_000);
     expect(run.status).toBe('succeeded');
     expect(run.steps[0]).toMatchObject({ attempts: 1, output: { stdoutTail: 'resumed' } });
-    w2.proc.kill('SIGTERM');
-    expect(await w2.exited).toBe(0);
+    expect((await w2.stop('SIGTERM')).code).toBe(0);
   });
 
   it('SIGKILL mid-step: the run still completes on another worker', async () => {
     const runId = await startResumable(30);
     const w1 = worker();
-    await w1.waitFor(/worker ready/);
+    await w1.waitForLine(/worker ready/);
     await active(`${runId}.work`);
     const w2 = worker();
-    await w2.waitFor(/worker ready/);
-    w1.proc.kill('SIGKILL');
-    expect(await w1.exited).toBe('SIGKILL');
+    await w2.waitForLine(/worker ready/);
+    expect((await w1.stop('SIGKILL')).signal).toBe('SIGKILL');
     const run = await engine.watcher.wait(runId, 30_000);
     expect(run.status).toBe('succeeded');
     expect(run.steps[0]!.output).toMatchObject({ stdoutTail: 'resumed' });
-    w2.proc.kill('SIGTERM');
-    expect(await w2.exited).toBe(0);
+    expect((await w2.stop('SIGTERM')).code).toBe(0);
   });
 
   it('--max-jobs n: the worker exits 0 after n steps and leaves the rest queued', async () => {
     const { runId } = await engine.runs.start('three');
     const w = worker(['--max-jobs', '2', '--concurrency', '1']);
-    expect(await w.exited).toBe(0);
+    expect((await w.exited()).code).toBe(0);
     const run = await engine.reader.get(runId);
     const statuses = run!.steps.map((s) => s.status).sort();
     expect(statuses).toEqual(['queued', 'succeeded', 'succeeded']);

@@ -6,6 +6,7 @@ import { backfill } from '../../producer/backfill.js';
 import { Scheduler } from '../../producer/scheduler.js';
 import { openApp, UsageError, type App } from '../app.js';
 import { observe } from '../observe.js';
+import { stopSignal } from '../signals.js';
 import { parseDate } from '../dates.js';
 import { table } from '../format.js';
 import { collectParam, withApp } from './runs.js';
@@ -40,15 +41,13 @@ export function registerSchedule(program: Command): void {
     .command('scheduler')
     .description('sync job schedulers (one elected replica) and turn schedule ticks into runs')
     .action(async () => {
+      const stopped = stopSignal();
       const app = await openApp();
       const scheduler = startScheduler(app);
       await scheduler.start();
       const metrics = await observe(app, 'scheduler');
       console.log(`scheduler ready: ${app.pipelines.filter((p) => p.schedule).length} scheduled pipelines${metrics.url ? `, metrics ${metrics.url}` : ''}`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
-      });
+      await stopped;
       await Promise.all([scheduler.close(), metrics.close()]);
       await app.close();
     });

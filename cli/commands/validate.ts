@@ -14,7 +14,7 @@ export function registerValidate(program: Command): void {
       if (opts.json) {
         console.log(JSON.stringify({ ok: true, pipelines: pipelines.map((p) => ({ id: p.id, steps: p.steps.length, source: p.source })) }));
       } else {
-        for (const p of pipelines) console.log(`ok  ${p.id} (${p.steps.length} steps, ${p.source})`);
+        for (const p of pipelines) console.log(`ok  ${p.id} (${p.steps.length} step${p.steps.length === 1 ? '' : 's'}, ${p.source})`);
         console.log(`${pipelines.length} pipeline${pipelines.length === 1 ? '' : 's'} valid`);
       }
     });

@@ -9,6 +9,7 @@ import { loadBackendConfig } from '../../common/backend-config.js';
 import { redactUrl } from '../../common/redis.js';
 import { describeOutputs } from '../../workers/backends/index.js';
 import { observe } from '../observe.js';
+import { stopSignal } from '../signals.js';
 import { checkPrerequisites, formatChecks } from './doctor.js';
 import { renderRun } from './runs.js';
 import { startScheduler } from './schedule.js';
@@ -36,16 +37,14 @@ function startPool(app: App, pool: Pool, o: { steps?: string[]; concurrency?: nu
   });
 }
 
-/** Closes on SIGTERM/SIGINT (a second signal forces exit), or when `done` resolves. */
-async function runUntilStopped(app: App, pools: WorkerPool[], done?: Promise<unknown>, before?: () => Promise<void>): Promise<void> {
-  let stop: (sig: string) => void = () => undefined;
-  const stopped = new Promise<string>((resolve) => (stop = resolve));
-  const onSignal = (sig: NodeJS.Signals): void => {
-    process.once(sig, () => process.exit(130));
-    stop(sig);
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+/** Closes on the stop signal, or when `done` resolves. */
+async function runUntilStopped(
+  app: App,
+  pools: WorkerPool[],
+  stopped: Promise<string>,
+  done?: Promise<unknown>,
+  before?: () => Promise<void>,
+): Promise<void> {
   const why = await Promise.race([stopped, done?.then(() => 'done') ?? new Promise<string>(() => undefined)]);
   console.log(`worker stopping (${why}): finishing active steps (grace ${app.config.shutdownGraceMs} ms)`);
   await before?.();
@@ -63,6 +62,7 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', 'concurrent steps per step queue', positiveInt('--concurrency'), 4)
     .option('--max-jobs <n>', 'exit after this many steps (for Kubernetes Jobs)', positiveInt('--max-jobs'))
     .action(async (o: { pool: string; steps?: string; concurrency: number; maxJobs?: number }) => {
+      const stopped = stopSignal();
       if (!POOLS.includes(o.pool as Pool)) throw new UsageError(`--pool ${o.pool}: expected cpu or gpu`);
       const app = await openApp();
       const steps = o.steps?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -75,7 +75,7 @@ export function registerWorker(program: Command): void {
       await pool.ready();
       const metrics = await observe(app, 'worker');
       console.log(`worker ready: pool ${o.pool}, pid ${process.pid}, queues ${pool.queues.join(', ')}${metrics.url ? `, metrics ${metrics.url}` : ''}`);
-      await runUntilStopped(app, [pool], o.maxJobs ? pool.exhausted : undefined, () => metrics.close());
+      await runUntilStopped(app, [pool], stopped, o.maxJobs ? pool.exhausted : undefined, () => metrics.close());
     });
 
   program
@@ -85,6 +85,7 @@ export function registerWorker(program: Command): void {
     .option('--no-run', 'start the workers only')
     .option('--once', 'exit when the first run ends (exit 1 if it failed)')
     .action(async (o: { pipeline: string; run: boolean; once?: boolean }) => {
+      const stopped = stopSignal();
       const missing = (await checkPrerequisites()).filter((c) => !c.ok);
       if (missing.length) {
         console.error(`bullpen dev: missing prerequisites:\n${formatChecks(missing)}`);
@@ -120,7 +121,7 @@ export function registerWorker(program: Command): void {
         if (r?.status !== 'succeeded') process.exitCode = 1;
       }
       if (!o.once) console.log('Ctrl-C to stop');
-      await runUntilStopped(app, pools, o.once ? Promise.resolve() : undefined, async () => {
+      await runUntilStopped(app, pools, stopped, o.once ? Promise.resolve() : undefined, async () => {
         await Promise.all([scheduler.close(), monitor.close()]);
       });
     });

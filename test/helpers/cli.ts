@@ -34,6 +34,7 @@ function childEnv(env: CliEnv): NodeJS.ProcessEnv {
   // settings of the test runner's own process must not leak into the CLI
   delete out.NODE_OPTIONS;
   for (const k of Object.keys(out)) if (k.startsWith('BULLPEN_')) delete out[k];
+  out.BULLPEN_METRICS_PORT = '0'; // test processes would compete for the metrics port; a test can set its own
   out.BULLPEN_REDIS_URL = env.redisUrl;
   out.BULLPEN_PREFIX = env.prefix;
   if (env.pipelines !== undefined) out.BULLPEN_PIPELINES = env.pipelines;
