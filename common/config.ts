@@ -72,25 +72,39 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Reads settings from the environment (the first variable set of each
+ * setting wins), over `defaults`, under `overrides`, and validates them with
+ * `schema`. Every problem is reported at once, naming the variable; values of
+ * `secret` settings are shown as `***`.
+ */
+export function loadFromEnv<S extends z.ZodType<Record<string, unknown>>>(spec: {
+  what: string;
+  schema: S;
+  env: Readonly<Record<string, readonly string[]>>;
+  defaults: Readonly<Record<string, unknown>>;
+  overrides?: Readonly<Record<string, unknown>>;
+  secret?: ReadonlySet<string>;
+  from?: NodeJS.ProcessEnv;
+}): z.infer<S> {
+  const from = spec.from ?? process.env;
+  const raw: Record<string, unknown> = { ...spec.defaults };
+  for (const [key, names] of Object.entries(spec.env)) {
+    const name = names.find((n) => from[n] !== undefined && from[n] !== '');
+    if (name) raw[key] = from[name];
+  }
+  Object.assign(raw, spec.overrides ?? {});
+  const parsed = spec.schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0]);
+    const source = spec.env[key]?.find((n) => from[n]) ?? key;
+    return `  ${source}=${spec.secret?.has(key) ? '***' : JSON.stringify(raw[key])}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid ${spec.what}:\n${lines.join('\n')}`);
+}
+
 /** Reads and validates configuration; `overrides` win over the environment. */
-export function loadConfig(
-  overrides: Partial<Config> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): Config {
-  const raw: Record<string, unknown> = { ...DEFAULTS };
-  for (const [key, names] of Object.entries(ENV)) {
-    const name = names.find((n) => env[n] !== undefined && env[n] !== '');
-    if (name) raw[key] = env[name];
-  }
-  Object.assign(raw, overrides);
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0]) as keyof Config;
-      const source = ENV[key]?.find((n) => env[n]) ?? key;
-      return `  ${source}=${JSON.stringify(raw[key])}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadFromEnv({ what: 'configuration', schema, env: ENV, defaults: DEFAULTS, overrides, from: env });
 }

@@ -5,7 +5,7 @@
  * and are never printed, not even in validation errors.
  */
 import { z } from 'zod';
-import { ConfigError } from '../common/config.js';
+import { loadFromEnv } from '../common/config.js';
 
 const severity = z.enum(['critical', 'error', 'warning', 'info']);
 const schema = z.object({
@@ -58,20 +58,5 @@ export const MONITOR_DEFAULTS = {
 } as const satisfies Partial<MonitorSettings>;
 
 export function loadMonitorSettings(overrides: Partial<MonitorSettings> = {}, env: NodeJS.ProcessEnv = process.env): MonitorSettings {
-  const raw: Record<string, unknown> = { ...MONITOR_DEFAULTS };
-  for (const [key, names] of Object.entries(ENV)) {
-    const name = names.find((n) => env[n] !== undefined && env[n] !== '');
-    if (name) raw[key] = env[name];
-  }
-  Object.assign(raw, overrides);
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0]) as keyof MonitorSettings;
-      const source = ENV[key]?.find((n) => env[n]) ?? key;
-      return `  ${source}=${SECRET.has(key) ? '***' : JSON.stringify(raw[key])}: ${issue.message}`;
-    });
-    throw new ConfigError(`invalid monitoring configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  return loadFromEnv({ what: 'monitoring configuration', schema, env: ENV, defaults: MONITOR_DEFAULTS, overrides, secret: SECRET, from: env });
 }

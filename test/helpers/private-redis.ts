@@ -1,9 +1,9 @@
 /** A private redis-server on a free port, for tests that restart or break Redis; stopped by PID. */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 import { promisify } from 'node:util';
 import { checkRedis } from '../../common/redis.js';
 
@@ -16,16 +16,6 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'bullpen-redis-'));
