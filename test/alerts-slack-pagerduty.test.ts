@@ -17,25 +17,16 @@ import { startFakeSlack, type FakeSlack } from './helpers/fake-slack.js';
 import { eventIdOf, startTestMonitor, until } from './helpers/monitoring.js';
 import { parseSamples, sampleValue } from './helpers/prom-text.js';
 import { Recorder } from './helpers/recorder.js';
+import { flakyTask } from './helpers/steps.js';
 
 const SLACK_TOKEN = 'xoxb-test-secret-token';
 const ROUTING_KEY = 'pd-routing-secret-key';
-const attempts = new Map<string, number>();
 let loadSucceeds = false;
 
 const flaky = definePipeline({
   id: 'flaky',
   steps: [
-    task('wobbly', {
-      retries: 2,
-      backoff: { type: 'fixed', delayMs: 10 },
-      run: (ctx) => {
-        const n = (attempts.get(ctx.runId) ?? 0) + 1;
-        attempts.set(ctx.runId, n);
-        if (n < 3) throw new Error(`transient failure ${n}`);
-        return n;
-      },
-    }),
+    flakyTask('wobbly'),
   ],
 });
 const load = task('load', {

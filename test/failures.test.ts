@@ -14,24 +14,15 @@ import { definePipeline, shell, step, task } from '../flows/index.js';
 import { createEngine, type TestEngine } from './helpers/engine.js';
 import { waitGone } from './helpers/process.js';
 import { Recorder } from './helpers/recorder.js';
+import { flakyTask } from './helpers/steps.js';
 
 const rec = new Recorder();
-const attempts = new Map<string, number>();
 let dir: string;
 
 const flaky = definePipeline({
   id: 'flaky',
   steps: [
-    task('wobbly', {
-      retries: 2,
-      backoff: { type: 'fixed', delayMs: 10 },
-      run: (ctx) => {
-        const n = (attempts.get(ctx.runId) ?? 0) + 1;
-        attempts.set(ctx.runId, n);
-        if (n < 3) throw new Error(`transient failure ${n}`);
-        return { attempt: ctx.attempt };
-      },
-    }),
+    flakyTask('wobbly'),
   ],
 });
 
@@ -89,7 +80,7 @@ describe('failures', () => {
   it('retries a failing step, then succeeds', async () => {
     const run = await engine.runToEnd('flaky');
     expect(run.status).toBe('succeeded');
-    expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 3, output: { attempt: 3 } });
+    expect(run.steps[0]).toMatchObject({ status: 'succeeded', attempts: 3, output: 3 });
   });
 
   it('a final failure fails the run; dependents never start; a running independent step finishes', async () => {

@@ -16,24 +16,15 @@ import { createEngine, type TestEngine } from './helpers/engine.js';
 import { eventIdOf, startTestMonitor } from './helpers/monitoring.js';
 import { parseSamples, sampleValue, type Sample } from './helpers/prom-text.js';
 import { Recorder } from './helpers/recorder.js';
+import { flakyTask } from './helpers/steps.js';
 
 const run = promisify(execFile);
 const rec = new Recorder();
-const attempts = new Map<string, number>();
 const flaky = definePipeline({
   id: 'flaky',
   schedule: { cron: '30 6 * * *', tz: 'Europe/Berlin' },
   steps: [
-    task('wobbly', {
-      retries: 2,
-      backoff: { type: 'fixed', delayMs: 10 },
-      run: (ctx) => {
-        const n = (attempts.get(ctx.runId) ?? 0) + 1;
-        attempts.set(ctx.runId, n);
-        if (n < 3) throw new Error(`transient ${n}`);
-        return n;
-      },
-    }),
+    flakyTask('wobbly'),
   ],
 });
 const bad = task('bad', { retries: 1, backoff: { type: 'fixed', delayMs: 10 }, run: () => Promise.reject(new Error('nope')) });
