@@ -6,6 +6,7 @@ import { startWorkerPool, type WorkerPool } from '../../workers/worker.js';
 import { openApp, UsageError, type App } from '../app.js';
 import { duration } from '../format.js';
 import { loadBackendConfig } from '../../common/backend-config.js';
+import { stepTypeName } from '../../flows/index.js';
 import { redactUrl } from '../../common/redis.js';
 import { describeOutputs } from '../../workers/backends/index.js';
 import { observe } from '../observe.js';
@@ -86,13 +87,16 @@ export function registerWorker(program: Command): void {
     .option('--once', 'exit when the first run ends (exit 1 if it failed)')
     .action(async (o: { pipeline: string; run: boolean; once?: boolean }) => {
       const stopped = stopSignal();
-      const missing = (await checkPrerequisites()).filter((c) => !c.ok);
+      const app = await openApp();
+      // Python with torch is needed only by train steps; everything else always
+      const needsTorch = !o.run || app.runs.pipeline(o.pipeline).steps.some((s) => stepTypeName(s.type) === 'train');
+      const missing = (await checkPrerequisites()).filter((c) => !c.ok && (needsTorch || c.name !== 'python + torch'));
       if (missing.length) {
         console.error(`bullpen dev: missing prerequisites:\n${formatChecks(missing)}`);
+        await app.close();
         process.exitCode = 2;
         return;
       }
-      const app = await openApp();
       const pools = POOLS.map((p) => startPool(app, p, {}));
       await Promise.all(pools.map((p) => p.ready()));
       const scheduler = startScheduler(app);
