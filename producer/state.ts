@@ -1,8 +1,8 @@
 /** Reading a run and its steps back from Redis (for `runs show`, `run --wait`, views). */
 import { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { CANCELLED_REASON, SKIPPED_PREFIX, type RunJobData, type StepJobData } from '../common/jobs.js';
-import { RUNS_QUEUE, laneKeys, runIndexKey, runMetaKey } from '../common/names.js';
+import { RUNS_QUEUE, jobKey, laneKeys, runIndexKey, runMetaKey } from '../common/names.js';
 
 export type StepStatus =
   | 'pending'
@@ -46,6 +46,23 @@ export interface RunState {
   /** With status `waiting`: runs ahead of it in its lane. */
   waitingBehind?: number;
   steps: StepState[];
+}
+
+/** A step in a run summary: state, attempts and duration only. */
+export type StepSummary = Pick<StepState, 'id' | 'status' | 'attempts' | 'durationMs'>;
+
+/** A run as `RunReader.summaries` reads it: no params, outputs, errors or queue position. */
+export interface RunSummary extends Pick<RunState, 'runId' | 'pipeline' | 'status' | 'trigger' | 'logicalTime' | 'createdAt' | 'finishedAt' | 'attempt'> {
+  steps: StepSummary[];
+}
+
+/** Runs a pipeline; throws the first command error. */
+async function exec<T>(pipeline: ChainableCommander): Promise<T[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value as T;
+  });
 }
 
 export function isFinished(status: RunStatus): boolean {
@@ -171,6 +188,107 @@ export class RunReader {
   async logs(queue: string, jobId: string, count = 50): Promise<string[]> {
     const { logs } = await this.queue(queue).getJobLogs(jobId, -count, -1);
     return logs;
+  }
+
+  /**
+   * Many runs at once, for views listing runs (the dashboard's grid): three
+   * pipelined round trips in all, reading job hashes and state sets directly.
+   * A step's status is `get`'s, except that an unfinished step with a start
+   * time counts as `running` (no scan of the active list) and a step waiting
+   * delayed without attempts as `pending`. No outputs, errors or logs: use
+   * `get` for one run in full. An unknown run id gives `undefined`.
+   */
+  async summaries(runIds: readonly string[]): Promise<(RunSummary | undefined)[]> {
+    const r = this.connection;
+    const p = this.prefix;
+    const setKey = (queue: string, set: string): string => `${p}:${queue}:${set}`;
+    const metas = await exec<[string | null, string | null]>(r.pipeline(runIds.map((id) => ['hmget', runMetaKey(p, id), 'root', 'cancelled'])));
+    const roots = runIds.map((id, i) => metas[i]?.[0] ?? id);
+    const rootReads = await exec<unknown>(
+      r.pipeline(
+        roots.flatMap((id) => [
+          ['hmget', jobKey(p, RUNS_QUEUE, id), 'data', 'finishedOn'],
+          ['zscore', setKey(RUNS_QUEUE, 'completed'), id],
+          ['zscore', setKey(RUNS_QUEUE, 'failed'), id],
+        ]),
+      ),
+    );
+    const parsed = runIds.map((_, i) => {
+      const [data, finishedOn] = rootReads[i * 3] as [string | null, string | null];
+      return data ? { data: JSON.parse(data) as RunJobData, finishedOn, completed: rootReads[i * 3 + 1] !== null, failed: rootReads[i * 3 + 2] !== null } : undefined;
+    });
+    const PER_STEP = 5;
+    const cmds: string[][] = [];
+    for (const [i, root] of parsed.entries()) {
+      if (!root) continue;
+      cmds.push(['zscore', laneKeys(p, root.data.lane ?? root.data.pipeline).pending, runIds[i]!]);
+      for (const s of root.data.steps)
+        cmds.push(
+          ['hmget', jobKey(p, s.queue, s.jobId), 'processedOn', 'finishedOn', 'atm', 'failedReason'],
+          ['zscore', setKey(s.queue, 'completed'), s.jobId],
+          ['zscore', setKey(s.queue, 'failed'), s.jobId],
+          ['zscore', setKey(s.queue, 'delayed'), s.jobId],
+          ['zscore', setKey(s.queue, 'waiting-children'), s.jobId],
+        );
+    }
+    const out = await exec<unknown>(r.pipeline(cmds));
+    let at = 0;
+    return parsed.map((root, i) => {
+      if (!root) return undefined;
+      const waiting = out[at++] !== null;
+      const steps = root.data.steps.map((s): StepSummary => {
+        const [processedOn, finishedOn, atm, failedReason] = out[at] as (string | null)[];
+        const [completed, failed, delayed, children] = [1, 2, 3, 4].map((k) => out[at + k] !== null);
+        at += PER_STEP;
+        const attempts = Number(atm ?? 0);
+        let status: StepStatus;
+        if (completed) status = 'succeeded';
+        else if (failed)
+          status =
+            failedReason === CANCELLED_REASON
+              ? 'cancelled'
+              : /^child .+ failed$/.test(failedReason ?? '') || failedReason?.startsWith(SKIPPED_PREFIX)
+                ? 'skipped'
+                : 'failed';
+        else if (delayed) status = attempts > 0 ? 'retrying' : 'pending';
+        else if (processedOn && !finishedOn) status = 'running';
+        else if (children) status = 'pending';
+        else status = 'queued';
+        const done = status === 'succeeded' || status === 'failed';
+        return {
+          id: s.id,
+          status,
+          attempts: status === 'skipped' ? 0 : attempts,
+          ...(done && finishedOn && processedOn ? { durationMs: Number(finishedOn) - Number(processedOn) } : {}),
+        };
+      });
+      const cancelled = metas[i]?.[1] != null;
+      const ended = root.completed || root.failed;
+      const status: RunStatus = cancelled
+        ? ended
+          ? 'cancelled'
+          : 'cancelling'
+        : root.completed
+          ? 'succeeded'
+          : root.failed
+            ? 'failed'
+            : steps.some((s) => s.status !== 'pending' && s.status !== 'queued')
+              ? 'running'
+              : waiting
+                ? 'waiting'
+                : 'queued';
+      return {
+        runId: runIds[i]!,
+        pipeline: root.data.pipeline,
+        status,
+        trigger: root.data.trigger,
+        logicalTime: root.data.logicalTime,
+        createdAt: root.data.createdAt,
+        ...(ended && root.finishedOn ? { finishedAt: Number(root.finishedOn) } : {}),
+        attempt: root.data.attempt ?? 1,
+        steps,
+      };
+    });
   }
 
   async close(): Promise<void> {
