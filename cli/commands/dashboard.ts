@@ -1,0 +1,122 @@
+/**
+ * `bullpen dashboard` (and the dashboard inside `bullpen dev`): wires the
+ * dashboard to this process's reader, run creator and run control, the same
+ * code paths as the CLI's run, retry, cancel, pause and resume.
+ */
+import { Queue } from 'bullmq';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { ADMISSION_QUEUE, GATES_QUEUE, RUNS_QUEUE, TICKS_QUEUE, runIndexKey } from '../../common/names.js';
+import { DashboardConfigError, parseTokens } from '../../dashboard/auth.js';
+import type { DashboardDeps } from '../../dashboard/deps.js';
+import { startDashboard, type Dashboard } from '../../dashboard/server.js';
+import { RunRequestError } from '../../flows/index.js';
+import { createMetrics } from '../../monitoring/metrics.js';
+import { stepQueuesOf } from '../../monitoring/monitor.js';
+import { Scheduler } from '../../producer/scheduler.js';
+import { openApp, UsageError, type App } from '../app.js';
+import { stopSignal } from '../signals.js';
+
+export interface DashboardSettings {
+  /** BULLPEN_DASHBOARD_PORT. @defaultValue 3000 */
+  port: number;
+  /** BULLPEN_DASHBOARD_HOST. @defaultValue 127.0.0.1 */
+  host: string;
+  /** BULLPEN_DASHBOARD_TOKENS: `viewer:<token>,operator:<token>`. @defaultValue none */
+  tokens: string | undefined;
+}
+
+export function loadDashboardSettings(env: NodeJS.ProcessEnv = process.env): DashboardSettings {
+  const port = z.coerce.number().int().min(0).max(65535).safeParse(env.BULLPEN_DASHBOARD_PORT ?? 3000);
+  if (!port.success) throw new UsageError(`BULLPEN_DASHBOARD_PORT: expected a port number (0-65535), got "${env.BULLPEN_DASHBOARD_PORT}"`);
+  return { port: port.data, host: env.BULLPEN_DASHBOARD_HOST ?? '127.0.0.1', tokens: env.BULLPEN_DASHBOARD_TOKENS };
+}
+
+/** What the dashboard uses of an App (tests pass their engine's objects). */
+export type DashboardApp = Pick<App, 'pipelines' | 'registry' | 'connection' | 'runs' | 'reader' | 'control'> & { config: Pick<App['config'], 'prefix' | 'redisUrl'> };
+
+/** The dashboard's view of an App; `close` closes the queues it opened for Bull Board. */
+export function dashboardDeps(app: DashboardApp): DashboardDeps & { close(): Promise<void> } {
+  const { connection, config } = app;
+  const queueNames = [RUNS_QUEUE, GATES_QUEUE, ADMISSION_QUEUE, TICKS_QUEUE, ...stepQueuesOf(app.registry.names())];
+  const queues = queueNames.map((n) => new Queue(n, { connection, prefix: config.prefix }));
+  const metrics = createMetrics({ connection, prefix: config.prefix, pipelines: app.pipelines, stepQueues: stepQueuesOf(app.registry.names()), processMetrics: false });
+  return {
+    pipelines: app.pipelines,
+    async listRuns(pipeline, offset, limit) {
+      const key = runIndexKey(config.prefix, pipeline);
+      const [total, ids] = await Promise.all([connection.zcard(key), connection.zrevrange(key, offset, offset + limit - 1)]);
+      const runs = await app.reader.summaries(ids);
+      return { total, runs: runs.filter((r) => r !== undefined) };
+    },
+    getRun: (runId) => app.reader.get(runId),
+    logs: (queue, jobId) => app.reader.logs(queue, jobId, 50),
+    trigger: (pipeline, params) => app.runs.start(pipeline, { params, trigger: 'dashboard' }),
+    retry: (runId) => app.control.retry(runId),
+    cancel: (runId) => app.control.cancel(runId),
+    pause: (id) => app.control.pause(id),
+    // as `bullpen resume`: ticks missed while paused follow the pipeline's catchup
+    resume: async (id) => {
+      const p = await app.control.resume(id);
+      const scheduler = new Scheduler({ redisUrl: config.redisUrl, connection, prefix: config.prefix, runs: app.runs });
+      try {
+        return await scheduler.ticks.handle(p, new Date());
+      } finally {
+        await scheduler.close();
+      }
+    },
+    paused: () => app.control.paused(),
+    queues,
+    metrics: metrics.registry,
+    isUserError: (err) => err instanceof RunRequestError || err instanceof UsageError,
+    close: async () => {
+      await metrics.close();
+      await Promise.all(queues.map((q) => q.close()));
+    },
+  };
+}
+
+/**
+ * Starts the dashboard for an App. `dev`: with no tokens configured and a
+ * loopback host, it runs without authentication. A bad setting is a UsageError.
+ */
+export async function serveDashboard(app: DashboardApp, opts: { dev?: boolean; port?: number; host?: string } = {}): Promise<Dashboard> {
+  const s = loadDashboardSettings();
+  const deps = dashboardDeps(app);
+  try {
+    const dashboard = await startDashboard({
+      deps,
+      credentials: parseTokens(s.tokens),
+      dev: opts.dev ?? false,
+      port: opts.port ?? s.port,
+      host: opts.host ?? s.host,
+    });
+    return { ...dashboard, close: async () => (await dashboard.close(), await deps.close()) };
+  } catch (err) {
+    await deps.close();
+    if (err instanceof DashboardConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export function registerDashboard(program: Command): void {
+  program
+    .command('dashboard')
+    .description('web dashboard: pipelines, run grid, runs with their DAG and logs, actions, Bull Board at /queues')
+    .option('--port <n>', 'port (default BULLPEN_DASHBOARD_PORT or 3000; 0: any free port)')
+    .option('--host <addr>', 'address to bind (default BULLPEN_DASHBOARD_HOST or 127.0.0.1)')
+    .action(async (o: { port?: string; host?: string }) => {
+      const stopped = stopSignal();
+      const port = o.port === undefined ? undefined : Number(o.port);
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port ${o.port}: expected a port number`);
+      const app = await openApp();
+      try {
+        const dashboard = await serveDashboard(app, { ...(port !== undefined ? { port } : {}), ...(o.host ? { host: o.host } : {}) });
+        console.log(`dashboard ready: ${dashboard.url}`);
+        await stopped;
+        await dashboard.close();
+      } finally {
+        await app.close();
+      }
+    });
+}
