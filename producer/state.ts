@@ -197,8 +197,11 @@ export class RunReader {
    * time counts as `running` (no scan of the active list) and a step waiting
    * delayed without attempts as `pending`. No outputs, errors or logs: use
    * `get` for one run in full. An unknown run id gives `undefined`.
+   * `steps: false` (dots of recent runs) reads steps only of unfinished runs,
+   * to tell running from queued, and returns every run with `steps: []`.
    */
-  async summaries(runIds: readonly string[]): Promise<(RunSummary | undefined)[]> {
+  async summaries(runIds: readonly string[], opts: { steps?: boolean } = {}): Promise<(RunSummary | undefined)[]> {
+    const withSteps = opts.steps ?? true;
     const r = this.connection;
     const p = this.prefix;
     const setKey = (queue: string, set: string): string => `${p}:${queue}:${set}`;
@@ -219,8 +222,9 @@ export class RunReader {
     });
     const PER_STEP = 5;
     const cmds: string[][] = [];
+    const readSteps = parsed.map((root) => !!root && (withSteps || !(root.completed || root.failed)));
     for (const [i, root] of parsed.entries()) {
-      if (!root) continue;
+      if (!root || !readSteps[i]) continue;
       cmds.push(['zscore', laneKeys(p, root.data.lane ?? root.data.pipeline).pending, runIds[i]!]);
       for (const s of root.data.steps)
         cmds.push(
@@ -231,12 +235,12 @@ export class RunReader {
           ['zscore', setKey(s.queue, 'waiting-children'), s.jobId],
         );
     }
-    const out = await exec<unknown>(r.pipeline(cmds));
+    const out = cmds.length ? await exec<unknown>(r.pipeline(cmds)) : [];
     let at = 0;
     return parsed.map((root, i) => {
       if (!root) return undefined;
-      const waiting = out[at++] !== null;
-      const steps = root.data.steps.map((s): StepSummary => {
+      const waiting = readSteps[i] ? out[at++] !== null : false;
+      const steps = (readSteps[i] ? root.data.steps : []).map((s): StepSummary => {
         const [processedOn, finishedOn, atm, failedReason] = out[at] as (string | null)[];
         const [completed, failed, delayed, children] = [1, 2, 3, 4].map((k) => out[at + k] !== null);
         at += PER_STEP;
@@ -286,7 +290,7 @@ export class RunReader {
         createdAt: root.data.createdAt,
         ...(ended && root.finishedOn ? { finishedAt: Number(root.finishedOn) } : {}),
         attempt: root.data.attempt ?? 1,
-        steps,
+        steps: withSteps ? steps : [],
       };
     });
   }
