@@ -50,6 +50,8 @@ export interface DashboardDeps {
   pipelines: readonly PipelineDefinition[];
   /** Runs of a pipeline, newest first, and how many it has in all. */
   listRuns(pipeline: string, offset: number, limit: number): Promise<{ total: number; runs: RunRow[] }>;
+  /** The latest runs of each pipeline, newest first, for the dots on `/` (steps may be left empty). */
+  recentRuns(pipelines: readonly string[], limit: number): Promise<Map<string, RunRow[]>>;
   getRun(runId: string): Promise<RunDetail | undefined>;
   /** The last lines of a step job's log. */
   logs(queue: string, jobId: string): Promise<string[]>;

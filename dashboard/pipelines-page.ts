@@ -4,7 +4,27 @@ import { nextTicks, type PipelineDefinition } from '../flows/index.js';
 import type { RunRow } from './deps.js';
 import { action, dot, esc, page, seg, time } from './html.js';
 
+const described = new WeakMap<PipelineDefinition, string>();
+const upcoming = new WeakMap<PipelineDefinition, Date>();
+
+/** The schedule in words (cronstrue), computed once per pipeline. */
 export function describeSchedule(p: PipelineDefinition): string {
+  let words = described.get(p);
+  if (words === undefined) described.set(p, (words = inWords(p)));
+  return words;
+}
+
+/** The next tick at or after `now`, recomputed only once the cached one has passed (cron parsing is the page's main cost). */
+export function nextRun(p: PipelineDefinition, now: Date): Date | undefined {
+  if (!p.schedule) return undefined;
+  const cached = upcoming.get(p);
+  if (cached && cached > now) return cached;
+  const next = nextTicks(p.schedule, now)[0];
+  if (next) upcoming.set(p, next);
+  return next;
+}
+
+function inWords(p: PipelineDefinition): string {
   if (!p.schedule) return 'manual only';
   let words = p.schedule.cron;
   try {
@@ -27,7 +47,7 @@ export interface PipelinesView {
 export function pipelinesPage(v: PipelinesView): string {
   const rows = v.pipelines.map((p) => {
     const paused = v.paused.has(p.id);
-    const next = p.schedule && !paused ? nextTicks(p.schedule, v.now)[0] : undefined;
+    const next = paused ? undefined : nextRun(p, v.now);
     const runs = [...(v.recent.get(p.id) ?? [])].reverse();
     const dots = runs.map((r) => dot(r.status, `${r.runId}: ${r.status}`, `/runs/${encodeURIComponent(r.runId)}`)).join('');
     const toggle = v.csrf ? action(`/pipelines/${seg(p.id)}/${paused ? 'resume' : 'pause'}`, paused ? 'resume' : 'pause', v.csrf) : '';

@@ -11,7 +11,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createAuth, isLoopback, sameOrigin, DashboardConfigError, type Credential, type Principal } from './auth.js';
-import type { DashboardDeps, RunRow } from './deps.js';
+import type { DashboardDeps } from './deps.js';
 import { esc, page } from './html.js';
 import { pipelinePage } from './pipeline-page.js';
 import { pipelinesPage } from './pipelines-page.js';
@@ -97,11 +97,8 @@ export function dashboardApp(o: DashboardOptions): express.Express {
 
   app.get('/', wrap(async (_req, res) => {
     const p = who(res);
-    const [paused, recent] = await Promise.all([
-      deps.paused(),
-      Promise.all(deps.pipelines.map(async (pl) => [pl.id, (await deps.listRuns(pl.id, 0, o.recentRuns ?? 10)).runs] as [string, RunRow[]])),
-    ]);
-    res.type('html').send(pipelinesPage({ pipelines: deps.pipelines, recent: new Map(recent), paused, role: roleLabel(p), ...opt('csrf', csrfFor(p)), now: new Date() }));
+    const [paused, recent] = await Promise.all([deps.paused(), deps.recentRuns(deps.pipelines.map((pl) => pl.id), o.recentRuns ?? 10)]);
+    res.type('html').send(pipelinesPage({ pipelines: deps.pipelines, recent, paused, role: roleLabel(p), ...opt('csrf', csrfFor(p)), now: new Date() }));
   }));
 
   app.get('/pipelines/:id', wrap(async (req, res) => {

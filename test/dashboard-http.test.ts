@@ -210,5 +210,11 @@ describe('RunReader.summaries', () => {
       expect(s!.steps).toEqual(full.steps.map((x) => ({ id: x.id, status: x.status, attempts: x.attempts, ...(x.durationMs !== undefined ? { durationMs: x.durationMs } : {}) })));
     }
     expect(summaries[1]!.steps.map((x) => x.status)).toEqual(['failed', 'skipped']);
+    const light = await engine.reader.summaries(ids, { steps: false });
+    expect(light.map((r) => r && { status: r.status, steps: r.steps })).toEqual([
+      { status: 'succeeded', steps: [] },
+      { status: 'failed', steps: [] },
+      undefined,
+    ]);
   });
 });

@@ -49,6 +49,16 @@ export function dashboardDeps(app: DashboardApp): DashboardDeps & { close(): Pro
       const runs = await app.reader.summaries(ids);
       return { total, runs: runs.filter((r) => r !== undefined) };
     },
+    async recentRuns(pipelines, limit) {
+      const lists = await connection.pipeline(pipelines.map((id) => ['zrevrange', runIndexKey(config.prefix, id), 0, limit - 1])).exec();
+      const ids = (lists ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as string[];
+      });
+      const runs = await app.reader.summaries(ids.flat(), { steps: false });
+      let at = 0;
+      return new Map(pipelines.map((id, i) => [id, runs.slice(at, (at += ids[i]!.length)).filter((r) => r !== undefined)]));
+    },
     getRun: (runId) => app.reader.get(runId),
     logs: (queue, jobId) => app.reader.logs(queue, jobId, 50),
     trigger: (pipeline, params) => app.runs.start(pipeline, { params, trigger: 'dashboard' }),
