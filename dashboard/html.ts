@@ -75,8 +75,11 @@ export function page(f: Frame): string {
 <main>${f.body}</main>${f.script ? `<script>${f.script}</script>` : ''}</body></html>`;
 }
 
+const LIGHT = new Set<string>(['pending', 'skipped', 'missing', 'queued', 'waiting', 'cancelling']);
+
 export function statusTag(status: RunStatus | StepStatus): string {
-  return `<span class="tag" data-status="${esc(status)}" style="background:${COLOURS[status]}">${esc(status)}</span>`;
+  const fg = LIGHT.has(status) ? '#1d232a' : '#fff';
+  return `<span class="tag" data-status="${esc(status)}" style="background:${COLOURS[status]};color:${fg}">${esc(status)}</span>`;
 }
 
 /** A POST form with the CSRF token. */

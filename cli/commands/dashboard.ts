@@ -109,6 +109,20 @@ export async function serveDashboard(app: DashboardApp, opts: { dev?: boolean; p
   }
 }
 
+/**
+ * The dashboard inside `bullpen dev`: without tokens it is open on a loopback
+ * host; a port that is taken is reported and dev goes on without it.
+ */
+export async function serveDevDashboard(app: DashboardApp): Promise<Dashboard | undefined> {
+  try {
+    return await serveDashboard(app, { dev: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    console.error(`warning: dev: port ${loadDashboardSettings().port} is taken: no dashboard (set BULLPEN_DASHBOARD_PORT)`);
+    return undefined;
+  }
+}
+
 export function registerDashboard(program: Command): void {
   program
     .command('dashboard')
