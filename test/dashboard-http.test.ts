@@ -4,8 +4,10 @@
  * actions through the CLI's code paths, and the batched run reader behind
  * the grid agreeing with RunReader.get.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardDeps } from '../cli/commands/dashboard.js';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { UsageError } from '../cli/app.js';
+import { dashboardDeps, loadDashboardSettings, serveDashboard, serveDevDashboard } from '../cli/commands/dashboard.js';
 import { DashboardConfigError, parseTokens } from '../dashboard/auth.js';
 import { startDashboard, type Dashboard } from '../dashboard/server.js';
 import { definePipeline, task } from '../flows/index.js';
@@ -133,6 +135,57 @@ describe('authentication', () => {
       expect(await res.text()).toContain('operator (dev, no auth)');
     } finally {
       await open.close();
+    }
+  });
+});
+
+describe('wiring from the environment', () => {
+  const app = () => ({ ...engine, pipelines: [hello, broken], config: { prefix: engine.prefix, redisUrl: engine.url } });
+  const withEnv = async (env: Record<string, string | undefined>, fn: () => Promise<void>): Promise<void> => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    try {
+      await fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
+  };
+
+  it('reads port, host and tokens; a bad one is a UsageError naming the variable, never echoing a token', async () => {
+    expect(loadDashboardSettings({})).toEqual({ port: 3000, host: '127.0.0.1', tokens: undefined });
+    expect(() => loadDashboardSettings({ BULLPEN_DASHBOARD_PORT: 'http' })).toThrow('BULLPEN_DASHBOARD_PORT: expected a port number (0-65535), got "http"');
+    await withEnv({ BULLPEN_DASHBOARD_PORT: '0', BULLPEN_DASHBOARD_TOKENS: 'operator:short-secret' }, async () => {
+      const err = (await serveDashboard(app()).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(UsageError);
+      expect(err.message).toBe('BULLPEN_DASHBOARD_TOKENS: entry 1 (operator): the token must be at least 16 characters');
+      expect(err.message).not.toContain('short-secret');
+    });
+    await withEnv({ BULLPEN_DASHBOARD_PORT: '0', BULLPEN_DASHBOARD_TOKENS: undefined }, async () => {
+      await expect(serveDashboard(app())).rejects.toThrow(UsageError);
+    });
+  });
+
+  it('in dev, opens without tokens on loopback, and a taken port is a warning', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = String((blocker.address() as { port: number }).port);
+    const warn = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await withEnv({ BULLPEN_DASHBOARD_PORT: taken, BULLPEN_DASHBOARD_TOKENS: undefined, BULLPEN_DASHBOARD_HOST: undefined }, async () => {
+        expect(await serveDevDashboard(app())).toBeUndefined();
+        expect(warn).toHaveBeenCalledWith(`warning: dev: port ${taken} is taken: no dashboard (set BULLPEN_DASHBOARD_PORT)`);
+      });
+      await withEnv({ BULLPEN_DASHBOARD_PORT: '0', BULLPEN_DASHBOARD_TOKENS: undefined, BULLPEN_DASHBOARD_HOST: undefined }, async () => {
+        const d = (await serveDevDashboard(app()))!;
+        try {
+          expect((await fetch(`${d.url}/pipelines/hello`)).status).toBe(200);
+        } finally {
+          await d.close();
+        }
+      });
+    } finally {
+      warn.mockRestore();
+      await new Promise<void>((r) => blocker.close(() => r()));
     }
   });
 });
