@@ -64,7 +64,7 @@ export interface Frame {
   title: string;
   role: string;
   body: string;
-  /** Inline script (no external assets). */
+  /** Path of a script served by the dashboard. */
   script?: string;
 }
 
@@ -72,7 +72,7 @@ export function page(f: Frame): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(f.title)} · Bullpen</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>${CSS}</style></head><body>
 <header><a href="/"><b>Bullpen</b></a><a href="/">Pipelines</a><a href="/queues">Queues</a><span class="role">${esc(f.role)}</span></header>
-<main>${f.body}</main>${f.script ? `<script>${f.script}</script>` : ''}</body></html>`;
+<main>${f.body}</main>${f.script ? `<script src="${esc(f.script)}"></script>` : ''}</body></html>`;
 }
 
 const LIGHT = new Set<string>(['pending', 'skipped', 'missing', 'queued', 'waiting', 'cancelling']);

@@ -46,8 +46,8 @@ ${dagSvg(r.steps)}
 <table><thead><tr><th>Step</th><th>State</th><th>Attempts</th><th>Duration</th><th>Output / error</th><th>Log</th></tr></thead><tbody>${steps}</tbody></table></div>`;
 }
 
-// Polls the fragment while the run is not finished; keeps open <details> open.
-const LIVE = `(function(){
+/** Served as /assets/live.js (no inline script: the CSP allows scripts from the dashboard only). Polls the fragment while the run is not finished; keeps open <details> open. */
+export const LIVE_SCRIPT = `(function(){
   var url = location.pathname.replace(/\\/$/, '') + '/live';
   function tick(){
     var live = document.getElementById('live');
@@ -65,5 +65,5 @@ const LIVE = `(function(){
 })();`;
 
 export function runPage(v: RunView): string {
-  return page({ title: v.run.runId, role: v.role, body: `${v.flash ? `<div class="flash">${esc(v.flash)}</div>` : ''}${runFragment(v)}`, script: LIVE });
+  return page({ title: v.run.runId, role: v.role, body: `${v.flash ? `<div class="flash">${esc(v.flash)}</div>` : ''}${runFragment(v)}`, script: '/assets/live.js' });
 }

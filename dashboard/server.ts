@@ -15,7 +15,18 @@ import type { DashboardDeps } from './deps.js';
 import { esc, page } from './html.js';
 import { pipelinePage } from './pipeline-page.js';
 import { pipelinesPage } from './pipelines-page.js';
-import { runFragment, runPage, type RunView } from './run-page.js';
+import { LIVE_SCRIPT, runFragment, runPage, type RunView } from './run-page.js';
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
 
 export interface DashboardOptions {
   deps: DashboardDeps;
@@ -66,6 +77,8 @@ export function dashboardApp(o: DashboardOptions): express.Express {
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'same-origin');
+    // nothing from elsewhere (Bull Board's page links a web font: the browser does not fetch it)
+    res.setHeader('Content-Security-Policy', CSP);
     next();
   });
   app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok\n'));
@@ -89,6 +102,8 @@ export function dashboardApp(o: DashboardOptions): express.Express {
     if (write && p.via !== 'bearer' && !sameOrigin(req)) return void res.status(403).type('text/plain').send('forbidden: cross-origin request\n');
     (p.role === 'operator' ? full : readOnly)(req, res, next);
   });
+
+  app.get('/assets/live.js', (_req, res) => void res.type('text/javascript').setHeader('Cache-Control', 'max-age=300').send(LIVE_SCRIPT));
 
   app.get('/metrics', wrap(async (_req, res) => {
     if (!deps.metrics) return void res.status(404).type('text/plain').send('no metrics\n');

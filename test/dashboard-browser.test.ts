@@ -71,6 +71,11 @@ const as = async (user: string, token: string): Promise<BrowserContext> => {
 describe('dashboard in a browser', () => {
   it('an operator triggers a run, watches it live to success, and finds its jobs in Bull Board', async () => {
     const page = await (await as('olivia', OPERATOR)).newPage();
+    // what the pages load from elsewhere (Bull Board's page links a web font): the CSP must stop it before it leaves
+    const local = (url: string): boolean => url.startsWith(`${dash.url}/`) || url.startsWith('data:');
+    const elsewhere: string[] = [];
+    page.on('requestfinished', (r) => void (local(r.url()) || elsewhere.push(`loaded ${r.url()}`)));
+    page.on('requestfailed', (r) => void (local(r.url()) || /^(csp|net::ERR_BLOCKED_BY_CSP)$/.test(r.failure()?.errorText ?? '') || elsewhere.push(`${r.failure()?.errorText} ${r.url()}`)));
     await page.goto(`${dash.url}/`);
     const row = page.locator('tr[data-pipeline="weekly-model"]');
     await row.getByText('At 06:00, only on Monday (Europe/Berlin)').waitFor();
@@ -99,6 +104,8 @@ describe('dashboard in a browser', () => {
     await page.goto(`${dash.url}/queues/queue/${encodeURIComponent('step.task@cpu')}?status=completed`);
     await page.getByText(`${runId}.publish`, { exact: false }).first().waitFor();
     await screenshot(page, 'bull-board');
+
+    expect(elsewhere).toEqual([]); // nothing from the internet, Bull Board included
 
     await page.goto(`${dash.url}/pipelines/weekly-model`);
     await page.locator(`table.grid th.cell a[href="/runs/${encodeURIComponent(runId)}"] .dot[data-status="succeeded"]`).waitFor();
