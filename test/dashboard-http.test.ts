@@ -12,6 +12,8 @@ import { DashboardConfigError, parseTokens } from '../dashboard/auth.js';
 import { startDashboard, type Dashboard } from '../dashboard/server.js';
 import { definePipeline, task } from '../flows/index.js';
 import { createEngine, type TestEngine } from './helpers/engine.js';
+import { Recorder } from './helpers/recorder.js';
+import { flakyTask } from './helpers/steps.js';
 
 const VIEWER = 'viewer-token-0123456789abcdef';
 const OPERATOR = 'operator-token-0123456789abcdef';
@@ -29,13 +31,24 @@ const hello = definePipeline({
 const boom = task('boom', { run: () => { throw new Error('upstream table missing'); } });
 const after = task('after', { dependsOn: [boom], run: () => 1 });
 const broken = definePipeline({ id: 'broken', steps: [boom, after] });
+const flaky = definePipeline({ id: 'flaky', steps: [flakyTask('wobbly', 1)] });
+const rec = new Recorder();
+const hang = task('hang', {
+  run: async (ctx) => {
+    rec.record(ctx.runId, 'hang', 'start');
+    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+    throw new Error('aborted');
+  },
+});
+const hung = definePipeline({ id: 'hung', maxActiveRuns: 2, steps: [hang, task('then', { dependsOn: [hang], run: () => 1 })] });
+const PIPELINES = [hello, broken, flaky, hung];
 
 let engine: TestEngine;
 let deps: ReturnType<typeof dashboardDeps>;
 let dash: Dashboard;
 beforeAll(async () => {
-  engine = await createEngine({ label: 'dash-http', pipelines: [hello, broken] });
-  deps = dashboardDeps({ ...engine, pipelines: [hello, broken], config: { prefix: engine.prefix, redisUrl: engine.url } });
+  engine = await createEngine({ label: 'dash-http', pipelines: PIPELINES });
+  deps = dashboardDeps({ ...engine, pipelines: PIPELINES, config: { prefix: engine.prefix, redisUrl: engine.url } });
   dash = await startDashboard({ deps, credentials: parseTokens(`viewer:${VIEWER},operator:${OPERATOR}`), port: 0 });
   await engine.worker({ concurrency: 4 });
 });
@@ -79,6 +92,7 @@ describe('authentication', () => {
       for (const path of ['/', '/pipelines/hello', '/metrics']) {
         const res = await get(path, auth);
         expect(res.status, path).toBe(200);
+        expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
         const text = await res.text();
         expect(text).not.toContain(VIEWER);
         expect(text).not.toContain(OPERATOR);
@@ -140,7 +154,7 @@ describe('authentication', () => {
 });
 
 describe('wiring from the environment', () => {
-  const app = () => ({ ...engine, pipelines: [hello, broken], config: { prefix: engine.prefix, redisUrl: engine.url } });
+  const app = () => ({ ...engine, pipelines: PIPELINES, config: { prefix: engine.prefix, redisUrl: engine.url } });
   const withEnv = async (env: Record<string, string | undefined>, fn: () => Promise<void>): Promise<void> => {
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
@@ -251,23 +265,33 @@ describe('pages and actions', () => {
 });
 
 describe('RunReader.summaries', () => {
-  it('agrees with RunReader.get on status, attempts and durations of finished and unknown runs', async () => {
+  it('agrees with RunReader.get on status, attempts and durations: succeeded, failed, retried, running, cancelled, unknown', async () => {
     const ok = await engine.runToEnd('hello');
     const failed = await engine.runToEnd('broken');
-    const ids = [ok.runId, failed.runId, 'hello.nope'];
+    const retried = await engine.runToEnd('flaky');
+    const { runId: running } = await engine.runs.start('hung');
+    await rec.waitFor((e) => e.runId === running && e.what === 'start');
+    const { runId: cancelled } = await engine.runs.start('hung');
+    await rec.waitFor((e) => e.runId === cancelled && e.what === 'start');
+    await engine.control.cancel(cancelled);
+    await engine.watcher.wait(cancelled, 20_000);
+    const ids = [ok.runId, failed.runId, retried.runId, running, cancelled, 'hello.nope'];
     const summaries = await engine.reader.summaries(ids);
-    expect(summaries[2]).toBeUndefined();
-    for (const [i, s] of summaries.slice(0, 2).entries()) {
+    expect(summaries[5]).toBeUndefined();
+    expect(summaries.slice(0, 5).map((r) => r?.status)).toEqual(['succeeded', 'failed', 'succeeded', 'running', 'cancelled']);
+    expect(summaries[2]!.steps).toEqual([expect.objectContaining({ id: 'wobbly', attempts: 2 })]);
+    for (const [i, s] of summaries.slice(0, 5).entries()) {
       const full = (await engine.reader.get(ids[i]!))!;
-      expect(s).toMatchObject({ runId: full.runId, status: full.status, attempt: full.attempt, finishedAt: full.finishedAt });
+      expect(s).toMatchObject({ runId: full.runId, status: full.status, attempt: full.attempt });
+      expect(s!.finishedAt).toBe(full.finishedAt);
       expect(s!.steps).toEqual(full.steps.map((x) => ({ id: x.id, status: x.status, attempts: x.attempts, ...(x.durationMs !== undefined ? { durationMs: x.durationMs } : {}) })));
     }
     expect(summaries[1]!.steps.map((x) => x.status)).toEqual(['failed', 'skipped']);
     const light = await engine.reader.summaries(ids, { steps: false });
-    expect(light.map((r) => r && { status: r.status, steps: r.steps })).toEqual([
-      { status: 'succeeded', steps: [] },
-      { status: 'failed', steps: [] },
-      undefined,
-    ]);
+    expect(light.map((r) => r && { status: r.status, steps: r.steps })).toEqual(
+      ['succeeded', 'failed', 'succeeded', 'running', 'cancelled'].map((status) => ({ status, steps: [] })).concat([undefined as never]),
+    );
+    await engine.control.cancel(running);
+    await engine.watcher.wait(running, 20_000);
   });
 });
