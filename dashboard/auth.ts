@@ -82,6 +82,11 @@ export function createAuth(credentials: readonly Credential[], open: boolean): A
   const csrfToken = (p: Principal): string => createHmac('sha256', secret).update(p.key).digest('base64url');
   return {
     authenticate(req, res, next) {
+      // open (dev) mode answers only to loopback names: a page elsewhere cannot reach it by rebinding its DNS name
+      if (open && !isLoopback(hostnameOf(req.headers.host))) {
+        res.status(403).type('text/plain').send('forbidden: the dev dashboard answers only to localhost\n');
+        return;
+      }
       const p = open ? { role: 'operator' as const, via: 'open' as const, key: 'open' } : principalOf(req.headers.authorization);
       if (!p) {
         res.setHeader('WWW-Authenticate', 'Basic realm="bullpen dashboard", charset="UTF-8"');
@@ -99,6 +104,14 @@ export function createAuth(credentials: readonly Credential[], open: boolean): A
       return want.length === got.length && timingSafeEqual(want, got);
     },
   };
+}
+
+function hostnameOf(host: string | undefined): string {
+  try {
+    return new URL(`http://${host ?? ''}`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
 }
 
 /** Same origin: the Origin (or else Referer) header, when present, names this host. */

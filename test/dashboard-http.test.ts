@@ -4,6 +4,7 @@
  * actions through the CLI's code paths, and the batched run reader behind
  * the grid agreeing with RunReader.get.
  */
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../cli/app.js';
@@ -147,6 +148,10 @@ describe('authentication', () => {
       const res = await fetch(`${open.url}/`);
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('operator (dev, no auth)');
+      const rebound = await new Promise<number>((resolve, reject) =>
+        request(`${open.url}/`, { headers: { host: `evil.example:${open.port}` } }, (r) => (r.resume(), resolve(r.statusCode ?? 0))).on('error', reject).end(),
+      );
+      expect(rebound).toBe(403);
     } finally {
       await open.close();
     }
