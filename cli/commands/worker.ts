@@ -11,6 +11,7 @@ import { redactUrl } from '../../common/redis.js';
 import { describeOutputs } from '../../workers/backends/index.js';
 import { observe } from '../observe.js';
 import { stopSignal } from '../signals.js';
+import { serveDevDashboard } from './dashboard.js';
 import { checkPrerequisites, formatChecks } from './doctor.js';
 import { renderRun } from './runs.js';
 import { startScheduler } from './schedule.js';
@@ -102,8 +103,10 @@ export function registerWorker(program: Command): void {
       const scheduler = startScheduler(app);
       await scheduler.start();
       const monitor = await observe(app, 'dev');
+      const dashboard = await serveDevDashboard(app);
       console.log(`bullpen dev: workers (cpu and gpu pools), scheduler and monitor ready, Redis ${redactUrl(app.config.redisUrl)}, prefix ${app.config.prefix}`);
       console.log(`pipelines: ${app.pipelines.map((p) => p.id).join(', ')}${monitor.url ? `; metrics ${monitor.url}` : ''}`);
+      if (dashboard) console.log(`dashboard: ${dashboard.url}`);
       let first: Promise<RunState> | undefined;
       if (o.run) {
         const { runId } = await app.runs.start(o.pipeline, { trigger: 'dev' });
@@ -115,6 +118,7 @@ export function registerWorker(program: Command): void {
             const outputs = describeOutputs(loadBackendConfig(), { pipeline: o.pipeline, runId });
             if (outputs.length) console.log(`\noutputs:\n${outputs.map((l) => `  ${l}`).join('\n')}`);
             console.log(`\nrun again: npx bullpen run ${o.pipeline} --wait   inspect: npx bullpen runs show ${runId} --logs`);
+            if (dashboard) console.log(`dashboard: ${dashboard.url}/runs/${runId}`);
             if (monitor.url) console.log(`metrics: ${monitor.url}`);
           },
           (err: Error) => console.error(err.message),
@@ -126,7 +130,7 @@ export function registerWorker(program: Command): void {
       }
       if (!o.once) console.log('Ctrl-C to stop');
       await runUntilStopped(app, pools, stopped, o.once ? Promise.resolve() : undefined, async () => {
-        await Promise.all([scheduler.close(), monitor.close()]);
+        await Promise.all([scheduler.close(), monitor.close(), dashboard?.close()]);
       });
     });
 }
