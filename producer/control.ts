@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { cancelChannel, pausedKey, runMetaKey } from '../common/names.js';
 import { RunRequestError, type PipelineDefinition } from '../flows/index.js';
 import type { RunCreator } from './runs.js';
+import { TickHandler, type TickResult } from './ticks.js';
 import { isFinished, type RunReader, type RunState } from './state.js';
 
 export class UnknownRunError extends RunRequestError {
@@ -77,10 +78,12 @@ export class RunControl {
     return p;
   }
 
-  async resume(pipelineId: string): Promise<PipelineDefinition> {
+  /** Unpauses a pipeline; the ticks it missed while paused follow its catchup policy now. */
+  async resume(pipelineId: string, now = new Date()): Promise<{ pipeline: PipelineDefinition; ticks: TickResult }> {
     const p = this.runs.pipeline(pipelineId);
     await this.connection.srem(pausedKey(this.prefix), p.id);
-    return p;
+    const ticks = await new TickHandler(this.connection, this.prefix, this.runs).handle(p, now);
+    return { pipeline: p, ticks };
   }
 
   async paused(): Promise<Set<string>> {

@@ -172,9 +172,8 @@ describe('ticks on a simulated clock', () => {
     await engine.control.pause(p.id);
     const paused = await s.ticks.handle(p, new Date('2027-07-03T05:00:00Z'));
     expect(paused).toMatchObject({ skipped: 'paused', runs: [] });
-    await engine.control.resume(p.id);
-    const resumed = await s.ticks.handle(p, new Date('2027-07-03T05:00:00Z'));
+    const resumed = await engine.control.resume(p.id, new Date('2027-07-03T05:00:00Z'));
     await s.close();
-    expect(resumed.runs).toEqual(['catch-all.20270702T040000Z', 'catch-all.20270703T040000Z']);
+    expect(resumed.ticks.runs).toEqual(['catch-all.20270702T040000Z', 'catch-all.20270703T040000Z']);
   });
 });

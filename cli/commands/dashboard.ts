@@ -13,7 +13,6 @@ import { startDashboard, type Dashboard } from '../../dashboard/server.js';
 import { RunRequestError } from '../../flows/index.js';
 import { createMetrics } from '../../monitoring/metrics.js';
 import { stepQueuesOf } from '../../monitoring/monitor.js';
-import { Scheduler } from '../../producer/scheduler.js';
 import { openApp, UsageError, type App } from '../app.js';
 import { stopSignal } from '../signals.js';
 
@@ -66,15 +65,7 @@ export function dashboardDeps(app: DashboardApp): DashboardDeps & { close(): Pro
     cancel: (runId) => app.control.cancel(runId),
     pause: (id) => app.control.pause(id),
     // as `bullpen resume`: ticks missed while paused follow the pipeline's catchup
-    resume: async (id) => {
-      const p = await app.control.resume(id);
-      const scheduler = new Scheduler({ redisUrl: config.redisUrl, connection, prefix: config.prefix, runs: app.runs });
-      try {
-        return await scheduler.ticks.handle(p, new Date());
-      } finally {
-        await scheduler.close();
-      }
-    },
+    resume: async (id) => (await app.control.resume(id)).ticks,
     paused: () => app.control.paused(),
     queues,
     metrics: metrics.registry,

@@ -106,10 +106,7 @@ export function registerSchedule(program: Command): void {
     .argument('<pipeline>')
     .action(async (id: string) => {
       await withApp(async (app) => {
-        const p = await app.control.resume(id);
-        const scheduler = new Scheduler({ redisUrl: app.config.redisUrl, connection: app.connection, prefix: app.config.prefix, runs: app.runs });
-        const t = await scheduler.ticks.handle(p, new Date());
-        await scheduler.close();
+        const { pipeline: p, ticks: t } = await app.control.resume(id);
         console.log(`resumed ${id}${t.runs.length ? `; catch-up (${p.catchup}) made ${t.runs.join(', ')}` : ''}`);
       });
     });
