@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { dashboardDeps } from '../cli/commands/dashboard.js';
-import { connect } from '../common/redis.js';
+import { connect, deletePrefix } from '../common/redis.js';
 import { parseTokens } from '../dashboard/auth.js';
 import { dashboardApp } from '../dashboard/server.js';
 import { definePipeline, task, type PipelineDefinition } from '../flows/index.js';
@@ -117,10 +117,5 @@ console.log(`| reading those 50 runs: \`RunReader.get\` each | ${f(viaGet.median
 await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
 await deps.close();
 await Promise.all([runs.close(), reader.close()]);
-let cursor = '0';
-do {
-  const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length) await connection.del(...keys);
-} while (cursor !== '0');
+await deletePrefix(connection, prefix);
 await connection.quit();

@@ -18,7 +18,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
-import { connect } from '../common/redis.js';
+import { connect, deletePrefix } from '../common/redis.js';
 import { Bullpen } from './lib/bullpen.js';
 import { Finisher, loaded, unloaded, type PhaseEnv, type PhaseResult } from './lib/measure.js';
 import { Counter } from './lib/probes.js';
@@ -51,16 +51,6 @@ const url = process.env.BULLPEN_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://1
 const prefix = `{bpbench-${randomBytes(4).toString('hex')}}`;
 const resultsPath = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
-async function deletePrefix(redis: Redis, p: string): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) n += await redis.del(...keys);
-  } while (cursor !== '0');
-  return n;
-}
 
 function versionOf(pkg: string): string {
   const path = fileURLToPath(new URL(`../node_modules/${pkg}/package.json`, import.meta.url));

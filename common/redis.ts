@@ -62,3 +62,23 @@ export function redactUrl(url: string): string {
 export function ownedConnection(url: string): ConnectionOptions {
   return { url, maxRetriesPerRequest: null };
 }
+
+/** Every key matching a SCAN pattern (e.g. `{bullpen}:*`), without blocking Redis. */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** Deletes every key under a prefix (a test's or a benchmark's); returns how many. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  const keys = await scanKeys(redis, `${prefix}:*`);
+  for (let i = 0; i < keys.length; i += 1000) deleted += await redis.del(...keys.slice(i, i + 1000));
+  return deleted;
+}

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../common/redis.js';
+import { connect, scanKeys } from '../common/redis.js';
 import type { RunState } from '../producer/state.js';
 import { builtinRegistry } from '../workers/builtin.js';
 import { runCli, startCli, type CliEnv, type LongCommand } from './helpers/cli.js';
@@ -30,14 +30,7 @@ afterAll(async () => {
 });
 
 async function keysUnder(p: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys.sort();
+  return (await scanKeys(redis, `${p}:*`)).sort();
 }
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');

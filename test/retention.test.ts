@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { definePipeline, task } from '../flows/index.js';
+import { scanKeys } from '../common/redis.js';
 import { createEngine, type TestEngine } from './helpers/engine.js';
 
 const a = task('a', { run: () => 'a' });
@@ -18,14 +19,7 @@ beforeAll(async () => {
 afterAll(() => engine.close());
 
 async function keysOf(runId: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await engine.connection.scan(cursor, 'MATCH', `${engine.prefix}:*${runId}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys;
+  return scanKeys(engine.connection, `${engine.prefix}:*${runId}*`);
 }
 
 describe('retention', () => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from '../../common/names.js';
-import { connect, ownedConnection } from '../../common/redis.js';
+import { connect, deletePrefix, ownedConnection } from '../../common/redis.js';
 import { catalogOf, validatePipelines, type PipelineDefinition } from '../../flows/index.js';
 import { RunControl } from '../../producer/control.js';
 import { RunCreator } from '../../producer/runs.js';
@@ -24,15 +24,7 @@ export function uniquePrefix(label: string): string {
   return `{bp-test-${label}-${randomBytes(4).toString('hex')}}`;
 }
 
-/** Deletes every key under a prefix. */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deletePrefix } from '../../common/redis.js';
 
 export interface TestEngine {
   url: string;
