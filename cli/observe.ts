@@ -3,7 +3,7 @@
  * scheduler), and the whole monitor (alerts too) inside `bullpen dev`. The
  * backends' circuit breakers report through `bullpen_circuit_state`.
  */
-import { loadMonitorSettings } from '../monitoring/settings.js';
+import { loadMonitorSettings } from '../common/monitor-config.js';
 import { serveMetrics, startMonitor } from '../monitoring/monitor.js';
 import { backendBreakerStates, registerBreakerMetrics } from '../workers/backends/breaker-metrics.js';
 import type { App } from './app.js';

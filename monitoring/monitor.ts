@@ -16,7 +16,7 @@ import { redactedLog, redactor, type Log } from './alerts/redact.js';
 import { slackSink } from './alerts/slack.js';
 import { createMetrics, type BullpenMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from './server.js';
-import type { MonitorSettings } from './settings.js';
+import type { MonitorSettings } from '../common/monitor-config.js';
 import { startTally, type Tally } from './tally.js';
 
 /** Every step queue workers may consume: each step type in each pool. */

@@ -1,7 +1,7 @@
 /** Configuration from the environment: defaults, every problem at once naming the variable, secrets masked. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, loadConfig } from '../common/config.js';
-import { loadMonitorSettings } from '../monitoring/settings.js';
+import { loadMonitorSettings } from '../common/monitor-config.js';
 
 describe('configuration', () => {
   it('defaults, the first variable set wins, overrides win over both', () => {

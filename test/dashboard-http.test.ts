@@ -8,7 +8,8 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../cli/app.js';
-import { dashboardDeps, loadDashboardSettings, serveDashboard, serveDevDashboard } from '../cli/commands/dashboard.js';
+import { dashboardDeps, serveDashboard, serveDevDashboard } from '../cli/commands/dashboard.js';
+import { loadDashboardSettings } from '../common/dashboard-config.js';
 import { DashboardConfigError, parseTokens } from '../dashboard/auth.js';
 import { startDashboard, type Dashboard } from '../dashboard/server.js';
 import { definePipeline, task } from '../flows/index.js';
@@ -172,7 +173,7 @@ describe('wiring from the environment', () => {
 
   it('reads port, host and tokens; a bad one is a UsageError naming the variable, never echoing a token', async () => {
     expect(loadDashboardSettings({})).toEqual({ port: 3000, host: '127.0.0.1', tokens: undefined });
-    expect(() => loadDashboardSettings({ BULLPEN_DASHBOARD_PORT: 'http' })).toThrow('BULLPEN_DASHBOARD_PORT: expected a port number (0-65535), got "http"');
+    expect(() => loadDashboardSettings({ BULLPEN_DASHBOARD_PORT: 'http' })).toThrow('invalid dashboard configuration:\n  BULLPEN_DASHBOARD_PORT="http": expected a port number (0-65535)');
     await withEnv({ BULLPEN_DASHBOARD_PORT: '0', BULLPEN_DASHBOARD_TOKENS: 'operator:short-secret' }, async () => {
       const err = (await serveDashboard(app()).catch((e: unknown) => e)) as Error;
       expect(err).toBeInstanceOf(UsageError);

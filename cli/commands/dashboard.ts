@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import { loadDashboardSettings } from '../../common/dashboard-config.js';
 import { ADMISSION_QUEUE, GATES_QUEUE, RUNS_QUEUE, TICKS_QUEUE, runIndexKey } from '../../common/names.js';
 import { DashboardConfigError, parseTokens } from '../../dashboard/auth.js';
 import type { DashboardDeps } from '../../dashboard/deps.js';
@@ -15,21 +15,6 @@ import { createMetrics } from '../../monitoring/metrics.js';
 import { stepQueuesOf } from '../../monitoring/monitor.js';
 import { openApp, UsageError, type App } from '../app.js';
 import { stopSignal } from '../signals.js';
-
-export interface DashboardSettings {
-  /** BULLPEN_DASHBOARD_PORT. @defaultValue 3000 */
-  port: number;
-  /** BULLPEN_DASHBOARD_HOST. @defaultValue 127.0.0.1 */
-  host: string;
-  /** BULLPEN_DASHBOARD_TOKENS: `viewer:<token>,operator:<token>`. @defaultValue none */
-  tokens: string | undefined;
-}
-
-export function loadDashboardSettings(env: NodeJS.ProcessEnv = process.env): DashboardSettings {
-  const port = z.coerce.number().int().min(0).max(65535).safeParse(env.BULLPEN_DASHBOARD_PORT ?? 3000);
-  if (!port.success) throw new UsageError(`BULLPEN_DASHBOARD_PORT: expected a port number (0-65535), got "${env.BULLPEN_DASHBOARD_PORT}"`);
-  return { port: port.data, host: env.BULLPEN_DASHBOARD_HOST ?? '127.0.0.1', tokens: env.BULLPEN_DASHBOARD_TOKENS };
-}
 
 /** What the dashboard uses of an App (tests pass their engine's objects). */
 export type DashboardApp = Pick<App, 'pipelines' | 'registry' | 'connection' | 'runs' | 'reader' | 'control'> & { config: Pick<App['config'], 'prefix' | 'redisUrl'> };

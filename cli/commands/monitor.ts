@@ -1,7 +1,7 @@
 /** `bullpen monitor`: alert listeners (Slack, PagerDuty, deadlines), the metrics tally, and `/metrics`. */
 import type { Command } from 'commander';
 import { startMonitor } from '../../monitoring/monitor.js';
-import { loadMonitorSettings, type MonitorSettings } from '../../monitoring/settings.js';
+import { loadMonitorSettings, type MonitorSettings } from '../../common/monitor-config.js';
 import { openApp, UsageError } from '../app.js';
 
 function port(v: string): number {

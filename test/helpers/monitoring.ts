@@ -1,7 +1,7 @@
 /** Helpers for monitoring tests: monitors on a test engine, event ids, and waiting on Redis conditions. */
 import type { Redis } from 'ioredis';
 import { startMonitor, type Monitor, type OutboxTuning } from '../../monitoring/monitor.js';
-import { loadMonitorSettings, type MonitorSettings } from '../../monitoring/settings.js';
+import { loadMonitorSettings, type MonitorSettings } from '../../common/monitor-config.js';
 import type { PipelineDefinition } from '../../flows/index.js';
 import type { TestEngine } from './engine.js';
 

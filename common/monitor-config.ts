@@ -1,11 +1,11 @@
 /**
- * Monitoring settings from the environment, validated once. These belong in
- * common/config.ts (the one place for configuration); until they move there,
- * `bullpen monitor` reads them here. Tokens come only from the environment
- * and are never printed, not even in validation errors.
+ * Monitoring and metrics settings from the environment (with common/config.ts
+ * and the other *-config.ts files here, the one place for configuration).
+ * Tokens come only from the environment and are never printed, not even in
+ * validation errors.
  */
 import { z } from 'zod';
-import { loadFromEnv } from '../common/config.js';
+import { loadFromEnv } from './config.js';
 
 const severity = z.enum(['critical', 'error', 'warning', 'info']);
 const schema = z.object({
