@@ -47,6 +47,19 @@ beforeEach(() => {
 });
 
 describe('bigquery warehouse', () => {
+  it('runs atomic statements as one multi-statement transaction script (one job)', async () => {
+    await wh.query(['DELETE FROM recs WHERE day = @day', 'INSERT INTO recs (user_id, day) SELECT user_id, day FROM recs__staging'], { day: '2026-11-30' }, { atomic: true });
+    expect(fake.jobs.map((j) => j.configuration.query)).toEqual([
+      {
+        query: 'BEGIN TRANSACTION;\nDELETE FROM recs WHERE day = @day;\nINSERT INTO recs (user_id, day) SELECT user_id, day FROM recs__staging;\nCOMMIT TRANSACTION;',
+        useLegacySql: false,
+        defaultDataset: { projectId: 'acme-ml', datasetId: 'recs' },
+        parameterMode: 'named',
+        queryParameters: [{ name: 'day', parameterType: { type: 'STRING' }, parameterValue: { value: '2026-11-30' } }],
+      },
+    ]);
+  });
+
   it('sends each statement as a standard-SQL query job with typed named parameters, never spliced', async () => {
     fake.answer = () => ({ schema: { user_id: 'INT64', name: 'STRING' }, rows: [[7, 'ann']] });
     const res = await wh.query(['DELETE FROM events WHERE day = @day', 'SELECT user_id, name FROM users WHERE score > @min AND name != @evil'], {

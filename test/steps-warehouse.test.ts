@@ -57,6 +57,19 @@ afterAll(async () => {
 });
 
 describe('warehouse steps', () => {
+  it('atomic statements are one transaction: a failing insert leaves the rows it would have replaced', async () => {
+    const wh = backends.warehouse();
+    const reset = ['CREATE OR REPLACE TABLE atomic_t (id INTEGER, day VARCHAR)', "INSERT INTO atomic_t VALUES (1, 'd1'), (2, 'd1')"];
+    const replace = ['DELETE FROM atomic_t WHERE day = @day', "INSERT INTO atomic_t (id, day) SELECT 'not a number', 'd1'"];
+    const count = async (): Promise<unknown> => (await wh.query('SELECT count(*) AS n FROM atomic_t', {})).rows;
+    await wh.query(reset, {});
+    await expect(wh.query(replace, { day: 'd1' }, { atomic: true })).rejects.toThrow(/not a number/);
+    expect(await count()).toEqual([{ n: 2 }]);
+    // the same statements without a transaction lose the partition: what warehouse.write must not do
+    await expect(wh.query(replace, { day: 'd1' })).rejects.toThrow(/not a number/);
+    expect(await count()).toEqual([{ n: 0 }]);
+  });
+
   it('extract, load, query into a table, extract again and write, files by reference', async () => {
     const { runId } = await engine.runs.start('wh-chain', { logicalTime: new Date('2026-11-30T05:00:00Z') });
     const run = await engine.watcher.wait(runId, 30_000);

@@ -107,6 +107,14 @@ export class BigQueryWarehouse implements Warehouse {
     const statements = scanSql(statementsOf(sql));
     if (!statements.length) throw new StepError('no SQL statement to run', { retryable: false });
     checkParams(statements, params, 'BigQuery');
+    if (opts.atomic) {
+      // one script: BigQuery runs a multi-statement transaction only inside one job
+      const script = ['BEGIN TRANSACTION', ...statements.map((st) => st.text), 'COMMIT TRANSACTION'].join(';\n') + ';';
+      const names = [...new Set(statements.flatMap((st) => st.params))];
+      const job = await this.startQuery(script, names, params);
+      await this.call('query results', () => job.getQueryResults({ maxResults: 0, autoPaginate: false }), script);
+      return { rows: [], rowCount: 0, statements: statements.length };
+    }
     let result: QueryResult = { rows: [], rowCount: 0, statements: statements.length };
     for (const [i, s] of statements.entries()) {
       const last = i === statements.length - 1;

@@ -113,6 +113,8 @@ export class DuckDbWarehouse implements Warehouse {
     const maxRows = opts.maxRows ?? 100;
     return this.withConnection(async (c) => {
       let result: QueryResult = { rows: [], rowCount: 0, statements: statements.length };
+      // an error closes the connection, which rolls the open transaction back
+      if (opts.atomic) await c.run('BEGIN TRANSACTION');
       for (const [i, s] of statements.entries()) {
         const last = i === statements.length - 1;
         if (last && opts.destination) {
@@ -136,6 +138,7 @@ export class DuckDbWarehouse implements Warehouse {
         const isQuery = reader.returnType === ResultReturnType.QUERY_RESULT;
         result = { ...result, rows: isQuery ? rows.slice(0, maxRows) : [], rowCount: isQuery ? rows.length : changed };
       }
+      if (opts.atomic) await c.run('COMMIT');
       return result;
     });
   }

@@ -12,6 +12,12 @@ export interface QueryOptions {
   destination?: { table: string; writeDisposition: WriteDisposition };
   /** Rows of the last statement to return. @defaultValue 100 */
   maxRows?: number;
+  /**
+   * Run the statements as one transaction: all or nothing, and readers see the
+   * tables before or after, never between. (DuckDB: one transaction on one
+   * connection; BigQuery: one multi-statement transaction script.)
+   */
+  atomic?: boolean;
 }
 
 export interface QueryResult {

@@ -65,8 +65,10 @@ export function queryHandler(backends: Backends): StepHandler<StepInput<typeof w
 
 /**
  * Writes a batch output file to a table: the declared columns (cast to their
- * types) plus the partition column; rows of the same partition written before
- * are deleted first, so a rerun replaces rather than duplicates.
+ * types) plus the partition column. With a partition, the file is loaded into
+ * a staging table first, then the partition's old rows are replaced in one
+ * transaction, so a rerun replaces rather than duplicates and readers never
+ * see the partition missing or half written.
  */
 export function writeHandler(backends: Backends): StepHandler<StepInput<typeof warehouseWrite>, WriteOutput> {
   return async (ctx) => {
@@ -82,14 +84,26 @@ export function writeHandler(backends: Backends): StepHandler<StepInput<typeof w
       const count = await reshapeFile(src, shaped, columns, constant);
       const schema = { ...columns, ...(partition ? { [partition.column]: typeof partition.value === 'number' ? 'DOUBLE' : 'VARCHAR' } : {}) };
       const warehouse = backends.warehouse();
-      let replaced = 0;
-      if (partition && writeDisposition === 'append') {
-        await warehouse.ensureTable(table, schema);
-        const del = await warehouse.query(`DELETE FROM ${table} WHERE ${partition.column} = @partition`, { partition: partition.value });
-        replaced = del.rowCount;
-      }
       const local = async (): Promise<string> => shaped;
-      const { rows } = await warehouse.load(table, [{ uri: `file://${shaped}`, local }], { format: 'ndjson', writeDisposition, schema });
+      const files = [{ uri: `file://${shaped}`, local }];
+      let replaced = 0;
+      let rows: number;
+      if (partition && writeDisposition === 'append') {
+        const staging = `${table}__staging_${ctx.runId.replace(/[^A-Za-z0-9_]/g, '_')}`;
+        ({ rows } = await warehouse.load(staging, files, { format: 'ndjson', writeDisposition: 'truncate', schema }));
+        try {
+          await warehouse.ensureTable(table, schema);
+          const where = `${partition.column} = @partition`;
+          const old = await warehouse.query(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, { partition: partition.value });
+          replaced = Number(old.rows[0]?.n ?? 0);
+          const cols = Object.keys(schema).join(', ');
+          await warehouse.query([`DELETE FROM ${table} WHERE ${where}`, `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM ${staging}`], { partition: partition.value }, { atomic: true });
+        } finally {
+          await warehouse.query(`DROP TABLE IF EXISTS ${staging}`, {});
+        }
+      } else {
+        ({ rows } = await warehouse.load(table, files, { format: 'ndjson', writeDisposition, schema }));
+      }
       ctx.log(`wrote ${rows} rows to ${table}${partition ? ` (${partition.column}=${partition.value}; replaced ${replaced})` : ''}`);
       if (count !== rows) ctx.log(`note: the file had ${count} rows, the warehouse reports ${rows} loaded`);
       return { table, rows, replaced };
