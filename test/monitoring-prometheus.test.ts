@@ -66,7 +66,7 @@ afterAll(async () => {
 describe('prometheus', () => {
   it('promtool checks the rules and passes their unit tests', async () => {
     const check = await run('promtool', ['check', 'rules', RULES]);
-    expect(check.stdout).toContain('SUCCESS: 7 rules found');
+    expect(check.stdout).toContain('SUCCESS: 8 rules found');
     const tests = await run('promtool', ['test', 'rules', RULE_TESTS]);
     expect(tests.stdout).toContain('SUCCESS');
   });
