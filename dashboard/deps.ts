@@ -55,8 +55,11 @@ export interface DashboardDeps {
   getRun(runId: string): Promise<RunDetail | undefined>;
   /** The last lines of a step job's log. */
   logs(queue: string, jobId: string): Promise<string[]>;
-  /** Starts a run (params as typed in the form: strings, converted like `run -p`). */
-  trigger(pipeline: string, params: Record<string, string>): Promise<{ runId: string; created: boolean }>;
+  /**
+   * Starts a run (params as typed in the form: strings, converted like `run -p`),
+   * with an optional idempotency key and logical date, as `bullpen run --key --logical-date`.
+   */
+  trigger(pipeline: string, params: Record<string, string>, opts?: { key?: string; logicalDate?: string }): Promise<{ runId: string; created: boolean }>;
   retry(runId: string): Promise<{ attempt: number }>;
   cancel(runId: string): Promise<unknown>;
   pause(pipeline: string): Promise<unknown>;

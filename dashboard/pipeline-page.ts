@@ -23,7 +23,10 @@ function triggerForm(p: PipelineDefinition, csrf: string): string {
       return `<label>${esc(name)} <input name="param.${esc(name)}" value="${esc(def === undefined ? '' : String(def))}" placeholder="${esc((spec as { type?: string }).type ?? '')}"></label> `;
     })
     .join('');
-  return action(`/pipelines/${seg(p.id)}/trigger`, 'Trigger run', csrf, fields);
+  const extra =
+    '<label>key <input name="key" placeholder="optional: one run per key"></label> ' +
+    '<label>logical date <input name="logicalDate" placeholder="optional: 2026-11-30T06:00:00Z"></label> ';
+  return action(`/pipelines/${seg(p.id)}/trigger`, 'Trigger run', csrf, fields + extra);
 }
 
 export function pipelinePage(v: PipelineView): string {

@@ -170,9 +170,13 @@ export function dashboardApp(o: DashboardOptions): express.Express {
     }));
   const back = (path: string, flash: string): string => `${path}?flash=${encodeURIComponent(flash)}`;
   act('/pipelines/:id/trigger', async (req) => {
+    const body = req.body as Record<string, unknown>;
     const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) if (k.startsWith('param.') && typeof v === 'string' && v !== '') params[k.slice(6)] = v;
-    const { runId, created } = await deps.trigger(param(req, 'id'), params);
+    for (const [k, v] of Object.entries(body)) if (k.startsWith('param.') && typeof v === 'string' && v !== '') params[k.slice(6)] = v;
+    const text = (k: string): string | undefined => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string).trim() : undefined);
+    const key = text('key');
+    const logicalDate = text('logicalDate');
+    const { runId, created } = await deps.trigger(param(req, 'id'), params, { ...(key ? { key } : {}), ...(logicalDate ? { logicalDate } : {}) });
     return back(`/runs/${encodeURIComponent(runId)}`, created ? 'run started' : 'a run with this key already exists');
   });
   act('/pipelines/:id/pause', async (req) => (await deps.pause(param(req, 'id')), back(`/pipelines/${encodeURIComponent(param(req, 'id'))}`, 'paused')));

@@ -233,6 +233,17 @@ describe('pages and actions', () => {
     const bad = await post('/pipelines/hello/trigger', basic(OPERATOR), { _csrf: csrf, 'param.times': 'many' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/times/);
+
+    // a key and a logical date, as `bullpen run --key --logical-date`: the same key never makes a second run
+    const keyed = { _csrf: csrf, key: 'from-form', logicalDate: '2026-11-30T06:00:00Z' };
+    const first = await post('/pipelines/hello/trigger', basic(OPERATOR), keyed);
+    expect(first.headers.get('location')).toBe('/runs/hello.from-form?flash=run%20started');
+    expect((await engine.watcher.wait('hello.from-form', 20_000)).logicalTime).toBe('2026-11-30T06:00:00.000Z');
+    const again = await post('/pipelines/hello/trigger', basic(OPERATOR), keyed);
+    expect(again.headers.get('location')).toBe(`/runs/hello.from-form?flash=${encodeURIComponent('a run with this key already exists')}`);
+    const badDate = await post('/pipelines/hello/trigger', basic(OPERATOR), { _csrf: csrf, logicalDate: 'next monday' });
+    expect(badDate.status).toBe(400);
+    expect(await badDate.text()).toContain('logical date next monday: not a date');
     const api = await get(`/api/runs/${encodeURIComponent(runId)}`, `Bearer ${VIEWER}`);
     expect(await api.json()).toMatchObject({ runId, status: 'succeeded' });
   });

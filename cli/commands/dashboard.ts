@@ -14,6 +14,7 @@ import { RunRequestError } from '../../flows/index.js';
 import { createMetrics } from '../../monitoring/metrics.js';
 import { stepQueuesOf } from '../../monitoring/monitor.js';
 import { openApp, UsageError, type App } from '../app.js';
+import { parseDate } from '../dates.js';
 import { stopSignal } from '../signals.js';
 
 /** What the dashboard uses of an App (tests pass their engine's objects). */
@@ -45,7 +46,13 @@ export function dashboardDeps(app: DashboardApp): DashboardDeps & { close(): Pro
     },
     getRun: (runId) => app.reader.get(runId),
     logs: (queue, jobId) => app.reader.logs(queue, jobId, 50),
-    trigger: (pipeline, params) => app.runs.start(pipeline, { params, trigger: 'dashboard' }),
+    trigger: (pipeline, params, opts = {}) =>
+      app.runs.start(pipeline, {
+        params,
+        trigger: 'dashboard',
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.logicalDate ? { logicalTime: parseDate('logical date', opts.logicalDate) } : {}),
+      }),
     retry: (runId) => app.control.retry(runId),
     cancel: (runId) => app.control.cancel(runId),
     pause: (id) => app.control.pause(id),
