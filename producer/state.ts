@@ -65,6 +65,22 @@ async function exec<T>(pipeline: ChainableCommander): Promise<T[]> {
   });
 }
 
+/** The status of a step job in the failed set, from its failure reason. */
+function failedStatus(reason: string | null | undefined): StepStatus {
+  if (reason === CANCELLED_REASON) return 'cancelled';
+  // BullMQ fails a parent whose child failed (failParentOnFailure) with "child <key> failed"
+  return /^child .+ failed$/.test(reason ?? '') || reason?.startsWith(SKIPPED_PREFIX) ? 'skipped' : 'failed';
+}
+
+/** A run's status from its root job's end, the cancel mark, its steps and whether it waits for a slot. */
+function runStatus(r: { completed: boolean; failed: boolean; cancelled: boolean; waiting: boolean; steps: readonly { status: StepStatus }[] }): RunStatus {
+  if (r.cancelled) return r.completed || r.failed ? 'cancelled' : 'cancelling';
+  if (r.completed) return 'succeeded';
+  if (r.failed) return 'failed';
+  if (r.steps.some((s) => s.status !== 'pending' && s.status !== 'queued')) return 'running';
+  return r.waiting ? 'waiting' : 'queued';
+}
+
 export function isFinished(status: RunStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
 }
@@ -97,21 +113,13 @@ export class RunReader {
       Promise.all(root.data.steps.map((s) => this.step(s))),
       this.connection.zrank(laneKeys(this.prefix, root.data.lane ?? root.data.pipeline).pending, runId),
     ]);
-    const ended = rootState === 'completed' || rootState === 'failed';
-    const status: RunStatus =
-      meta.cancelled !== undefined
-        ? ended
-          ? 'cancelled'
-          : 'cancelling'
-        : rootState === 'completed'
-          ? 'succeeded'
-          : rootState === 'failed'
-            ? 'failed'
-            : steps.some((s) => s.status !== 'pending' && s.status !== 'queued')
-              ? 'running'
-              : waitingBehind !== null
-                ? 'waiting'
-                : 'queued';
+    const status = runStatus({
+      completed: rootState === 'completed',
+      failed: rootState === 'failed',
+      cancelled: meta.cancelled !== undefined,
+      waiting: waitingBehind !== null,
+      steps,
+    });
     return {
       runId,
       pipeline: root.data.pipeline,
@@ -143,12 +151,7 @@ export class RunReader {
         status = 'succeeded';
         break;
       case 'failed':
-        status =
-          job.failedReason === CANCELLED_REASON
-            ? 'cancelled'
-            : upstream !== undefined || job.failedReason?.startsWith(SKIPPED_PREFIX)
-              ? 'skipped'
-              : 'failed';
+        status = failedStatus(job.failedReason);
         break;
       case 'active':
         status = 'running';
@@ -247,13 +250,7 @@ export class RunReader {
         const attempts = Number(atm ?? 0);
         let status: StepStatus;
         if (completed) status = 'succeeded';
-        else if (failed)
-          status =
-            failedReason === CANCELLED_REASON
-              ? 'cancelled'
-              : /^child .+ failed$/.test(failedReason ?? '') || failedReason?.startsWith(SKIPPED_PREFIX)
-                ? 'skipped'
-                : 'failed';
+        else if (failed) status = failedStatus(failedReason);
         else if (delayed) status = attempts > 0 ? 'retrying' : 'pending';
         else if (processedOn && !finishedOn) status = 'running';
         else if (children) status = 'pending';
@@ -266,21 +263,8 @@ export class RunReader {
           ...(done && finishedOn && processedOn ? { durationMs: Number(finishedOn) - Number(processedOn) } : {}),
         };
       });
-      const cancelled = metas[i]?.[1] != null;
       const ended = root.completed || root.failed;
-      const status: RunStatus = cancelled
-        ? ended
-          ? 'cancelled'
-          : 'cancelling'
-        : root.completed
-          ? 'succeeded'
-          : root.failed
-            ? 'failed'
-            : steps.some((s) => s.status !== 'pending' && s.status !== 'queued')
-              ? 'running'
-              : waiting
-                ? 'waiting'
-                : 'queued';
+      const status = runStatus({ completed: root.completed, failed: root.failed, cancelled: metas[i]?.[1] != null, waiting, steps });
       return {
         runId: runIds[i]!,
         pipeline: root.data.pipeline,

@@ -58,6 +58,13 @@ describe('bullpen CLI: scheduling and control', () => {
     const json = JSON.parse(again.stdout) as { created: string[]; existing: string[]; ticks: string[] };
     expect(json.created).toEqual([]);
     expect(json.existing).toHaveLength(90);
+    // runs list: newest first; the first tick holds the slot (queued), the others wait for it
+    const listed = JSON.parse((await runCli(['runs', 'list', 'nightly', '-n', '2', '--json'], env)).stdout) as Record<string, unknown>[];
+    expect(listed.map((r) => r.status)).toEqual(['waiting', 'waiting']);
+    const all = JSON.parse((await runCli(['runs', 'list', 'nightly', '-n', '100', '--json'], env)).stdout) as { runId: string; status: string; trigger: string }[];
+    expect(all).toHaveLength(90);
+    expect(all.find((r) => r.runId === 'nightly.20260101T080000Z')).toMatchObject({ status: 'queued', trigger: 'backfill' });
+    expect(all.filter((r) => r.status === 'queued')).toHaveLength(1);
   });
 
   it('pipelines --json shows schedule in words, next run, last run and the paused flag', async () => {

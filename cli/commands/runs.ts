@@ -129,7 +129,8 @@ export function registerRuns(program: Command): void {
       await withApp(async (app) => {
         app.runs.pipeline(pipeline);
         const ids = await app.reader.list(pipeline, Number(o.limit));
-        const states = (await Promise.all(ids.map((id) => app.reader.get(id)))).filter((r): r is RunState => !!r);
+        // one batched read for all of them (steps only of unfinished runs, to tell running from queued)
+        const states = (await app.reader.summaries(ids, { steps: false })).filter((r) => r !== undefined);
         if (o.json) return console.log(JSON.stringify(states.map(({ steps: _s, ...r }) => r)));
         console.log(
           table(

@@ -62,7 +62,7 @@ export function registerSchedule(program: Command): void {
         const rows = await Promise.all(
           app.pipelines.map(async (p) => {
             const [last] = await app.reader.list(p.id, 1);
-            const lastRun = last ? await app.reader.get(last) : undefined;
+            const [lastRun] = last ? await app.reader.summaries([last], { steps: false }) : [];
             const next = p.schedule && !paused.has(p.id) ? nextTicks(p.schedule, new Date())[0]?.toISOString() : undefined;
             return {
               id: p.id,
