@@ -32,6 +32,24 @@ const write = step(
 );
 const chain = definePipeline({ id: 'wh-chain', params: { limit: { type: 'int', default: 10 } }, steps: [setup, extract, load, agg, dump, write] });
 
+// the day's rows already in a table whose user_id is INTEGER; the new file's user_id cannot be one
+const atomicSetup = step('setup', warehouseQuery, {
+  sql: [
+    'CREATE SCHEMA IF NOT EXISTS out',
+    'CREATE OR REPLACE TABLE out.atomic_w (user_id INTEGER, day VARCHAR)',
+    "INSERT INTO out.atomic_w VALUES (1, '2026-12-01'), (2, '2026-12-01')",
+    "CREATE OR REPLACE TABLE atomic_src AS SELECT 'not-a-number' AS user_id",
+  ],
+});
+const atomicDump = step('dump', warehouseExtract, { sql: 'SELECT * FROM atomic_src', format: 'ndjson' }, { dependsOn: [atomicSetup] });
+const atomicWrite = step(
+  'write',
+  warehouseWrite,
+  { table: 'out.atomic_w', from: { from: 'dump' }, columns: { user_id: 'VARCHAR' }, partition: { column: 'day', value: '2026-12-01' } },
+  { dependsOn: [atomicDump] },
+);
+const atomic = definePipeline({ id: 'wh-atomic', steps: [atomicSetup, atomicDump, atomicWrite] });
+
 const badSql = definePipeline({
   id: 'wh-bad-sql',
   steps: [step('broken', warehouseQuery, { sql: ['SELECT 1', 'SELECT no_such_column FROM range(3) WHERE range > @n'], params: { n: 1 } }, { retries: 2 })],
@@ -46,7 +64,7 @@ let backends: Backends;
 let dir: string;
 beforeAll(async () => {
   ({ backends, dir } = await localBackends());
-  const pipelines = [chain, badSql, badRef];
+  const pipelines = [chain, badSql, badRef, atomic];
   engine = await createEngine({ label: 'steps-wh', pipelines, registry: builtinRegistry(pipelines, backends) });
   await engine.worker();
 });
@@ -57,6 +75,13 @@ afterAll(async () => {
 });
 
 describe('warehouse steps', () => {
+  it('a write whose insert fails leaves the partition as it was (one transaction)', async () => {
+    const run = await engine.runToEnd('wh-atomic', {}, 30_000);
+    expect(run.steps.map((s) => [s.id, s.status])).toEqual([['setup', 'succeeded'], ['dump', 'succeeded'], ['write', 'failed']]);
+    expect(run.steps[2]!.error).toMatch(/not-a-number/);
+    expect((await backends.warehouse().query('SELECT count(*) AS n FROM out.atomic_w', {})).rows).toEqual([{ n: 2 }]);
+  });
+
   it('atomic statements are one transaction: a failing insert leaves the rows it would have replaced', async () => {
     const wh = backends.warehouse();
     const reset = ['CREATE OR REPLACE TABLE atomic_t (id INTEGER, day VARCHAR)', "INSERT INTO atomic_t VALUES (1, 'd1'), (2, 'd1')"];

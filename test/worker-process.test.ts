@@ -101,6 +101,18 @@ describe('worker processes', () => {
     expect((await w2.stop('SIGTERM')).code).toBe(0);
   });
 
+  it('--max-jobs counts steps run, not the re-checks of a step still waiting for its dependencies', async () => {
+    const { runId } = await engine.runs.start('awaiting');
+    const w = worker(['--max-jobs', '3', '--concurrency', '2']);
+    expect((await w.exited()).code).toBe(0);
+    const run = await engine.reader.get(runId);
+    expect(run!.steps.map((s) => [s.id, s.status, s.attempts])).toEqual([
+      ['slow', 'succeeded', 1],
+      ['early', 'succeeded', 1],
+      ['late', 'succeeded', 1],
+    ]);
+  });
+
   it('--max-jobs n: the worker exits 0 after n steps and leaves the rest queued', async () => {
     const { runId } = await engine.runs.start('three');
     const w = worker(['--max-jobs', '2', '--concurrency', '1']);

@@ -5,11 +5,12 @@
  * admit job's own re-check (which also heals slots lost to crashed processes)
  * covers a lost promote. A cancelled run's admit job fails, ending the run.
  */
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Admission } from '../common/admission.js';
 import { CANCELLED_REASON, type AdmitJobData } from '../common/jobs.js';
 import { runMetaKey } from '../common/names.js';
+import { waitAgain } from './waiting.js';
 
 /** Re-checks of a waiting admit job: 10 s, 20 s, … capped at 60 s. */
 export function admitRecheckDelay(checks: number): number {
@@ -26,8 +27,6 @@ export function admitProcessor(connection: Redis, prefix: string, admission: Adm
     const admitted = await admission.heal(lane);
     await admission.wake(admitted.filter((id) => id !== runId));
     if (admitted.includes(runId)) return { admittedAt: Date.now() };
-    await job.moveToDelayed(Date.now() + admitRecheckDelay(job.attemptsStarted), token);
-    if (await admission.isActive(lane, runId)) await job.promote().catch(() => undefined);
-    throw new DelayedError();
+    return waitAgain(job, token, admitRecheckDelay(job.attemptsStarted), () => admission.isActive(lane, runId));
   };
 }

@@ -5,28 +5,18 @@
  * A lost promote (a worker dying between the two) is healed by the gate's own
  * delayed re-check.
  */
-import { DelayedError, Job, Queue, UnrecoverableError } from 'bullmq';
+import { Job, Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { GateJobData } from '../common/jobs.js';
-import { GATES_QUEUE, jobKey } from '../common/names.js';
+import { GATES_QUEUE } from '../common/names.js';
+import { OUTCOME_LUA, outcomeKeys, recheckDelay, waitAgain, type Outcome } from './waiting.js';
 
-const OUTCOME_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'completed', redis.call('HGET', KEYS[1], 'returnvalue') or 'null'} end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'failed', redis.call('HGET', KEYS[1], 'failedReason') or ''} end
-return {'pending'}`;
-
-type Outcome = ['missing'] | ['completed', string] | ['failed', string] | ['pending'];
-
-/** Re-check delays of a gate whose step is unfinished: 2 s, 4 s, … capped at 60 s. */
-export function recheckDelay(checks: number): number {
-  return Math.min(60_000, 2_000 * 2 ** Math.min(checks, 5));
-}
+const GATE_LUA = `${OUTCOME_LUA}
+return outcome(KEYS[1], KEYS[2], KEYS[3], ARGV[1])`;
 
 export function gateProcessor(connection: Redis, prefix: string) {
   const outcome = async (t: NonNullable<GateJobData['target']>): Promise<Outcome> => {
-    const base = `${prefix}:${t.queue}`;
-    return (await connection.eval(OUTCOME_LUA, 3, jobKey(prefix, t.queue, t.jobId), `${base}:completed`, `${base}:failed`, t.jobId)) as Outcome;
+    return (await connection.eval(GATE_LUA, 3, ...outcomeKeys(prefix, t), t.jobId)) as Outcome;
   };
   return async (job: Job<GateJobData>, token?: string): Promise<unknown> => {
     const { target } = job.data;
@@ -39,13 +29,8 @@ export function gateProcessor(connection: Redis, prefix: string) {
         throw new UnrecoverableError(`dependency ${target.stepId} failed: ${first[1]}`);
       case 'missing':
         throw new UnrecoverableError(`dependency ${target.stepId} is missing (job ${target.jobId} was removed)`);
-      case 'pending': {
-        await job.moveToDelayed(Date.now() + recheckDelay(job.attemptsStarted), token);
-        // A promote that landed while this gate was active was refused: look again.
-        const again = await outcome(target);
-        if (again[0] !== 'pending') await job.promote().catch(() => undefined);
-        throw new DelayedError();
-      }
+      case 'pending':
+        return waitAgain(job, token, recheckDelay(job.attemptsStarted), async () => (await outcome(target))[0] !== 'pending');
       default: {
         const never: never = first;
         throw new Error(`unexpected outcome ${String(never)}`);

@@ -47,13 +47,14 @@ function abortPromise(signal: AbortSignal): Promise<never> {
 export function stepProcessor(env: StepProcessorEnv) {
   return async (job: Job<StepJobData>, token?: string): Promise<unknown> => {
     const data = job.data;
+    const registered = env.registry.get(data.type);
+    if (!registered) throw new UnrecoverableError(`no handler for step type "${data.type}" in this worker`);
+    const deps = await startStep(env.connection, env.prefix, job, token);
+    // counted after the start check: a re-check of a step still waiting for its dependencies is not a job run
     if (env.admit && !env.admit()) {
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    const registered = env.registry.get(data.type);
-    if (!registered) throw new UnrecoverableError(`no handler for step type "${data.type}" in this worker`);
-    const deps = await startStep(env.connection, env.prefix, job, token);
     const issues = inputIssues(registered.type, data.input);
     if (issues.length) {
       throw new UnrecoverableError(`invalid input for step type ${data.type}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);

@@ -3,18 +3,18 @@
  * or been cancelled, what did its dependencies return (tree children, gates,
  * and shared dependencies it awaits), and are the awaited ones done yet.
  */
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CANCELLED_REASON, SKIPPED_PREFIX, type StepJobData } from '../common/jobs.js';
 import { RUNS_QUEUE, jobKey, runMetaKey } from '../common/names.js';
-import { recheckDelay } from './gates.js';
+import { OUTCOME_LUA, outcomeKeys, recheckDelay, waitAgain, type Outcome } from './waiting.js';
 
 /**
  * KEYS: runs failed zset, run meta hash, this job's processed hash, then per
  * awaited job: its hash, its queue's completed and failed zsets.
  * ARGV: root job id, then the awaited job ids.
  */
-const START_LUA = `
+const START_LUA = `${OUTCOME_LUA}
 local out = {}
 out[1] = redis.call('ZSCORE', KEYS[1], ARGV[1]) and 1 or 0
 out[2] = redis.call('HEXISTS', KEYS[2], 'cancelled')
@@ -22,16 +22,11 @@ out[3] = redis.call('HGETALL', KEYS[3])
 local awaited = {}
 for i = 2, #ARGV do
   local k = 4 + (i - 2) * 3
-  local id = ARGV[i]
-  if redis.call('EXISTS', KEYS[k]) == 0 then awaited[#awaited + 1] = {'missing'}
-  elseif redis.call('ZSCORE', KEYS[k + 1], id) then awaited[#awaited + 1] = {'completed', redis.call('HGET', KEYS[k], 'returnvalue') or 'null'}
-  elseif redis.call('ZSCORE', KEYS[k + 2], id) then awaited[#awaited + 1] = {'failed', redis.call('HGET', KEYS[k], 'failedReason') or ''}
-  else awaited[#awaited + 1] = {'pending'} end
+  awaited[#awaited + 1] = outcome(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[i])
 end
 out[4] = awaited
 return out`;
 
-type Outcome = ['missing'] | ['completed', string] | ['failed', string] | ['pending'];
 type StartReply = [0 | 1, 0 | 1, string[], Outcome[]];
 
 async function read(connection: Redis, prefix: string, job: Job<StepJobData>): Promise<StartReply> {
@@ -41,7 +36,7 @@ async function read(connection: Redis, prefix: string, job: Job<StepJobData>): P
     `${prefix}:${RUNS_QUEUE}:failed`,
     runMetaKey(prefix, d.runId),
     `${jobKey(prefix, job.queueName, job.id!)}:processed`,
-    ...awaits.flatMap((a) => [jobKey(prefix, a.queue, a.jobId), `${prefix}:${a.queue}:completed`, `${prefix}:${a.queue}:failed`]),
+    ...awaits.flatMap((a) => outcomeKeys(prefix, a)),
   ];
   return (await connection.eval(START_LUA, keys.length, ...keys, d.root, ...awaits.map((a) => a.jobId))) as StartReply;
 }
@@ -55,6 +50,10 @@ export async function startStep(connection: Redis, prefix: string, job: Job<Step
   const d = job.data;
   const [runFailed, cancelled, processed, outcomes] = await read(connection, prefix, job);
   if (cancelled) throw new UnrecoverableError(CANCELLED_REASON);
+  // a failed dependency is the precise reason (the run has usually failed because of it)
+  const awaits = d.awaits ?? [];
+  const failedDep = outcomes.findIndex((o) => o[0] === 'failed');
+  if (failedDep >= 0) throw new UnrecoverableError(`${SKIPPED_PREFIX}dependency ${awaits[failedDep]!.stepId} failed`);
   if (runFailed) throw new UnrecoverableError(`${SKIPPED_PREFIX}run ${d.runId} already failed`);
   const deps: Record<string, unknown> = {};
   for (let i = 0; i < processed.length; i += 2) {
@@ -62,19 +61,13 @@ export async function startStep(connection: Redis, prefix: string, job: Job<Step
     const stepId = d.deps[key.slice(key.lastIndexOf(':') + 1)];
     if (stepId !== undefined) deps[stepId] = JSON.parse(processed[i + 1]!) as unknown;
   }
-  const awaits = d.awaits ?? [];
   let pending = false;
   outcomes.forEach((o, i) => {
     const dep = awaits[i]!.stepId;
-    if (o[0] === 'failed') throw new UnrecoverableError(`${SKIPPED_PREFIX}dependency ${dep} failed`);
     if (o[0] === 'missing') throw new UnrecoverableError(`dependency ${dep} is missing (job ${awaits[i]!.jobId} was removed)`);
     if (o[0] === 'completed') deps[dep] = JSON.parse(o[1]) as unknown;
     else pending = true;
   });
   if (!pending) return deps;
-  await job.moveToDelayed(Date.now() + recheckDelay(job.attemptsStarted), token);
-  // a promote that landed while this job was active was refused: look again
-  const again = (await read(connection, prefix, job))[3];
-  if (again.every((o) => o[0] !== 'pending')) await job.promote().catch(() => undefined);
-  throw new DelayedError();
+  return waitAgain(job, token, recheckDelay(job.attemptsStarted), async () => (await read(connection, prefix, job))[3].every((o) => o[0] !== 'pending'));
 }

@@ -82,10 +82,11 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       void promoter.after(job.data);
       opts.onStepFinished?.(job, 'completed');
     });
+    // only a final failure: an attempt that will be retried leaves its dependents waiting
     w.on('failed', (job) => {
-      if (!job) return;
+      if (!job?.finishedOn) return;
       void promoter.after(job.data);
-      if (job.finishedOn) opts.onStepFinished?.(job, 'failed');
+      opts.onStepFinished?.(job, 'failed');
     });
     w.on('lockRenewalFailed', (ids) => {
       for (const id of ids) active.get(id)?.controller.abort(new LockLostError());
@@ -111,7 +112,7 @@ export function startWorkerPool(opts: WorkerPoolOptions): WorkerPool {
       concurrency: 50,
     });
     admit.on('completed', (job) => void promoter.after(job.data));
-    admit.on('failed', (job) => job && void promoter.after(job.data));
+    admit.on('failed', (job) => job?.finishedOn && void promoter.after(job.data));
     workers.push(new Worker<GateJobData>(GATES_QUEUE, gateProcessor(opts.connection, opts.prefix), { ...base, concurrency: 100 }), runs, admit);
   }
   // cancel, across processes: every worker hears it and aborts that run's steps

@@ -201,33 +201,40 @@ async function collect(
   return out;
 }
 
-/** Runs created and awaited one at a time. */
-export async function unloaded(env: PhaseEnv, sys: BenchSystem, finisher: Finisher, shape: Shape, keys: string[]): Promise<PhaseResult> {
-  const startedAt: number[] = [];
-  const cpu0 = process.cpuUsage();
-  const rcpu0 = await redisCpuMs(env.redis);
+/** The resources a phase used, from just before it started. */
+interface Usage {
+  cpu: NodeJS.CpuUsage;
+  rcpu: number;
+}
+
+async function startUsage(env: PhaseEnv): Promise<Usage> {
+  const cpu = process.cpuUsage();
+  const rcpu = await redisCpuMs(env.redis);
   env.counter?.reset();
-  const t0 = Date.now();
-  for (const k of keys) {
-    const done = finisher.wait(sys.finalJob(shape, k).jobId, 30_000);
-    done.catch(() => undefined); // awaited below; a failed create must not leave it unhandled
-    startedAt.push(Date.now());
-    await sys.create(shape, k);
-    await done;
-  }
-  const wallMs = Date.now() - t0;
+  return { cpu, rcpu };
+}
+
+/** Closes a phase: its CPU, Redis CPU and command counts, with the job-timestamp figures. */
+async function phaseResult(
+  env: PhaseEnv,
+  sys: BenchSystem,
+  shape: Shape,
+  keys: string[],
+  u: Usage,
+  phase: { mode: PhaseResult['mode']; startedAt: number[]; wallMs?: number; createMs: number },
+): Promise<PhaseResult> {
   const commands = env.counter?.snapshot();
-  const cpu = process.cpuUsage(cpu0);
-  const rcpu = (await redisCpuMs(env.redis)) - rcpu0;
-  const c = await collect(env, sys, shape, keys, startedAt);
+  const cpu = process.cpuUsage(u.cpu);
+  const rcpu = (await redisCpuMs(env.redis)) - u.rcpu;
+  const c = await collect(env, sys, shape, keys, phase.startedAt);
   return {
     system: sys.key,
     shape: shape.id,
-    mode: 'unloaded',
+    mode: phase.mode,
     runs: keys.length,
     steps: shape.steps.length,
-    wallMs,
-    createMs: 0,
+    wallMs: phase.wallMs ?? c.lastFinish - phase.startedAt[0]!,
+    createMs: phase.createMs,
     releases: c.releases,
     service: c.service,
     makespan: c.makespan,
@@ -238,15 +245,28 @@ export async function unloaded(env: PhaseEnv, sys: BenchSystem, finisher: Finish
   };
 }
 
+/** Runs created and awaited one at a time. */
+export async function unloaded(env: PhaseEnv, sys: BenchSystem, finisher: Finisher, shape: Shape, keys: string[]): Promise<PhaseResult> {
+  const startedAt: number[] = [];
+  const u = await startUsage(env);
+  const t0 = Date.now();
+  for (const k of keys) {
+    const done = finisher.wait(sys.finalJob(shape, k).jobId, 30_000);
+    done.catch(() => undefined); // awaited below; a failed create must not leave it unhandled
+    startedAt.push(Date.now());
+    await sys.create(shape, k);
+    await done;
+  }
+  return phaseResult(env, sys, shape, keys, u, { mode: 'unloaded', startedAt, wallMs: Date.now() - t0, createMs: 0 });
+}
+
 /** Every run created at once (concurrent create calls), then waited for. */
 export async function loaded(env: PhaseEnv, sys: BenchSystem, shape: Shape, keys: string[], finalQueue: string): Promise<PhaseResult> {
   const completed = `${env.prefix}:${finalQueue}:completed`;
   const failed = `${env.prefix}:${finalQueue}:failed`;
   const [base, baseFailed] = await Promise.all([env.redis.zcard(completed), env.redis.zcard(failed)]);
   const target = base + keys.length * sys.completionsPerRun(shape);
-  const cpu0 = process.cpuUsage();
-  const rcpu0 = await redisCpuMs(env.redis);
-  env.counter?.reset();
+  const u = await startUsage(env);
   const t0 = Date.now();
   await Promise.all(keys.map((k) => sys.create(shape, k)));
   const createMs = Date.now() - t0;
@@ -258,26 +278,7 @@ export async function loaded(env: PhaseEnv, sys: BenchSystem, shape: Shape, keys
     if (Date.now() - t0 > 120_000) throw new Error(`${sys.key}/${shape.id}: batch did not finish within 120 s (${n - base} of ${target - base})`);
     await sleep(20);
   }
-  const commands = env.counter?.snapshot();
-  const cpu = process.cpuUsage(cpu0);
-  const rcpu = (await redisCpuMs(env.redis)) - rcpu0;
-  const c = await collect(env, sys, shape, keys, keys.map(() => t0));
-  return {
-    system: sys.key,
-    shape: shape.id,
-    mode: 'loaded',
-    runs: keys.length,
-    steps: shape.steps.length,
-    wallMs: c.lastFinish - t0,
-    createMs,
-    releases: c.releases,
-    service: c.service,
-    makespan: c.makespan,
-    gates: c.gates,
-    nodeCpuMs: (cpu.user + cpu.system) / 1000,
-    redisCpuMs: rcpu,
-    ...(commands ? { commands } : {}),
-  };
+  return phaseResult(env, sys, shape, keys, u, { mode: 'loaded', startedAt: keys.map(() => t0), createMs });
 }
 
 export type { Edge };
